@@ -1,0 +1,24 @@
+/* The qbench subcommands. Each lives in its own bench/cmd_*.c, parses its own
+ * flags with common/args.h and returns the process exit status:
+ * 0 success, 1 a negative verdict (e.g. `check` found a regression),
+ * 2 bad input (the message says what to fix), 3 internal error. */
+#ifndef QB_COMMANDS_H
+#define QB_COMMANDS_H
+
+typedef int (*qb_cmd_fn)(int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    qb_cmd_fn run;
+    const char *summary;
+} qb_command;
+
+extern const qb_command qb_commands[];
+extern const int qb_n_commands;
+
+/* Prints "qbench CMD: <message>" for a failed status and returns its exit code. */
+int qb_cmd_fail(const char *cmd, int status);
+
+int qb_cmd_version(int argc, char **argv);
+
+#endif
