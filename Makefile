@@ -35,7 +35,7 @@ MAIN_SRC := bench/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(ALL_SRCS))
 ONNX_PROTO := /usr/include/onnx/onnx.proto
 GEN_SRCS := $(GEN)/onnx.pb-c.c
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(GEN)/onnx.pb-c.o
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(GEN)/onnx.pb-c.o $(GEN)/plot_templates.o
 LIB := $(BUILD)/libqbench.a
 BIN := $(BUILD)/qbench
 
@@ -73,6 +73,15 @@ $(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h: $(ONNX_PROTO)
 
 $(GEN)/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
 	$(CC) $(CFLAGS_BASE) -w -c -o $@ $<
+
+# The gnuplot templates (plots/*.gp) are compiled in: qbench needs no data files.
+PLOT_TEMPLATES := $(sort $(wildcard plots/*.gp))
+$(GEN)/plot_templates.c: $(PLOT_TEMPLATES) scripts/embed-templates.sh
+	@mkdir -p $(GEN)
+	scripts/embed-templates.sh $(PLOT_TEMPLATES) > $@.tmp && mv $@.tmp $@
+
+$(GEN)/plot_templates.o: $(GEN)/plot_templates.c
+	$(CC) $(CFLAGS_BASE) -MMD -MP -c -o $@ $<
 
 $(BUILD)/%_avx2.o: ISA_FLAGS = $(ISA_avx2)
 $(BUILD)/%_avx512.o: ISA_FLAGS = $(ISA_avx512)

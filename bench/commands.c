@@ -6,6 +6,8 @@
 
 const qb_command qb_commands[] = {
     {"version", qb_cmd_version, "print version, git commit and build flags"},
+    {"report", qb_cmd_report, "write report.md, report.html and plots for a run"},
+    {"plot", qb_cmd_plot, "render a run's plots (PNG and SVG, gnuplot scripts kept)"},
 };
 const int qb_n_commands = (int)(sizeof qb_commands / sizeof qb_commands[0]);
 

@@ -20,5 +20,7 @@ extern const int qb_n_commands;
 int qb_cmd_fail(const char *cmd, int status);
 
 int qb_cmd_version(int argc, char **argv);
+int qb_cmd_report(int argc, char **argv);
+int qb_cmd_plot(int argc, char **argv);
 
 #endif

@@ -168,7 +168,8 @@ static qb_status parse(reader *r, const char *buf, size_t len)
     }
     if (!r->err && csv_fini(&p, on_field, on_record, r) != 0 && !r->err)
         r->err = qb_error(QB_ERR_FORMAT, "%s:%zu: malformed CSV: a quoted field is not closed "
-                          "before the end of the file", t->path, r->rec_line);
+                          "before the end of the file", t->path,
+                          r->rec_fields ? r->rec_line : r->cur_line);
     csv_free(&p);
     return r->err;
 }

@@ -73,14 +73,18 @@ static qb_status need_columns(const qb_csv_table *t, const char *const *names, i
     return QB_OK;
 }
 
-static int parse_id(const char *s, uint64_t *out)
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int qb_cell_id_parse(const char *s, uint64_t *out)
 {
     if (strlen(s) != 16) return -1;
     uint64_t v = 0;
     for (int i = 0; i < 16; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = hexval(s[i]);
         if (d < 0) return -1;
         v = v << 4 | (uint64_t)d;
     }
@@ -91,7 +95,7 @@ static int parse_id(const char *s, uint64_t *out)
 static qb_status row_id(const qb_csv_table *t, size_t row, int col, uint64_t *id)
 {
     const char *s = qb_csv_get(t, row, col);
-    if (parse_id(s, id) != 0)
+    if (qb_cell_id_parse(s, id) != 0)
         return qb_csv_error(t, row, "cell_id '%.40s' is not 16 hex digits", s);
     return QB_OK;
 }
@@ -262,12 +266,6 @@ done:
     free(owner);
     free(next);
     return s;
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 /* outcomes.csv: per-image correctness bits for paired accuracy tests. */

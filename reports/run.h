@@ -77,6 +77,9 @@ const qb_result *qb_run_find(const qb_run *run, uint64_t id);
 /* Counter column `k` of result `r` (NaN when empty). */
 double qb_run_counter(const qb_run *run, const qb_result *r, int k);
 
+/* Parses a 16-hex-digit cell id; 0 on success, -1 if malformed. */
+int qb_cell_id_parse(const char *s, uint64_t *out);
+
 /* 1 when the cell finished (status ok). */
 int qb_result_ok(const qb_result *r);
 /* 1 for the float baseline (scheme fp32). */

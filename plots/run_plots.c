@@ -1,0 +1,554 @@
+/* The plots of one run (see run_plots.h). Each function writes one data
+ * file in gnuplot's block format and fills one template. */
+#include "run_plots.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot.h"
+#include "view.h"
+
+/* ---- plot list ---- */
+
+qb_plot_info *qb_plot_list_add(qb_plot_list *l, const char *name, const char *caption)
+{
+    if (l->n == QB_MAX_PLOTS) return NULL;
+    qb_plot_info *p = &l->item[l->n++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->caption, sizeof p->caption, "%s", caption);
+    return p;
+}
+
+void qb_plot_list_render(qb_plot_list *l, const char *dir)
+{
+    for (int i = 0; i < l->n; i++) {
+        qb_plot_info *p = &l->item[i];
+        qb_status s = qb_plot_render(dir, p->name, p->problem, sizeof p->problem);
+        p->rendered = s == QB_OK;
+        if (s == QB_ERR_UNSUPPORTED) l->gnuplot_missing = 1;
+        else if (s != QB_OK) l->n_failed++;
+        if (s != QB_OK) snprintf(p->problem, sizeof p->problem, "%s", qb_last_error());
+    }
+}
+
+void qb_panels_add(qb_panels *p, const char *title, int blocks)
+{
+    char clean[128];
+    size_t n = strlen(p->panels), m = strlen(p->blocks);
+    qb_plot_clean(title, clean, sizeof clean);
+    for (char *c = clean; *c; c++)
+        if (*c == '\'') *c = ' '; /* the list is a single-quoted gnuplot string */
+    snprintf(p->panels + n, sizeof p->panels - n, "%s\"%s\"", n ? " " : "", clean);
+    snprintf(p->blocks + m, sizeof p->blocks - m, "%s%d", m ? " " : "", blocks);
+    p->npanels++;
+}
+
+void qb_panels_color(qb_panels *p, int linetype)
+{
+    size_t n = strlen(p->colors);
+    snprintf(p->colors + n, sizeof p->colors - n, "%s%d", n ? " " : "", linetype);
+}
+
+/* ---- small helpers ---- */
+
+/* Starts a data block (two blank lines apart) with an optional title row
+ * for `title columnheader(1)`. */
+static void block(FILE *f, int *nblocks, const char *title)
+{
+    if ((*nblocks)++) fputs("\n\n", f);
+    if (title) {
+        qb_plot_quote(f, title);
+        fputc('\n', f);
+    }
+}
+
+/* Distinct strings in first-seen order (model, scheme, label...). */
+typedef struct {
+    char **s;
+    size_t n, cap;
+} strlist;
+
+static int strlist_find(const strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->s[i], s) == 0) return (int)i;
+    return -1;
+}
+
+static int strlist_add(strlist *l, const char *s)
+{
+    int k = strlist_find(l, s);
+    if (k >= 0) return k;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **ns = realloc(l->s, cap * sizeof *ns);
+        if (!ns) return -1;
+        l->s = ns;
+        l->cap = cap;
+    }
+    l->s[l->n] = strdup(s);
+    return l->s[l->n] ? (int)l->n++ : -1;
+}
+
+static void strlist_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->s[i]);
+    free(l->s);
+    memset(l, 0, sizeof *l);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int panel_width(int panels) { return panels <= 1 ? 800 : 120 + 440 * (panels > 4 ? 4 : panels); }
+
+static qb_status finish(qb_plot *p, qb_panels *pan, const char *title, qb_plot_list *list,
+                        const char *caption)
+{
+    qb_plot_set(p, "PANELS", "%s", pan->panels);
+    qb_plot_set(p, "BLOCKS", "%s", pan->blocks);
+    qb_plot_set(p, "COLORS", "%s", pan->colors);
+    qb_plot_set(p, "TITLE", "%s", title);
+    qb_plot_set(p, "WIDTH", "%d", panel_width(pan->npanels));
+    char name[64];
+    snprintf(name, sizeof name, "%s", p->name);
+    qb_status s = qb_plot_finish(p);
+    if (s == QB_OK) qb_plot_list_add(list, name, caption);
+    return s;
+}
+
+/* ---- accuracy drop vs weight bits ---- */
+
+static qb_status plot_accuracy_bits(const qb_run *run, const qb_model_ref *m, size_t nm,
+                                    const char *dir, qb_plot_list *list)
+{
+    qb_plot p;
+    qb_status s = qb_plot_begin(&p, dir, "accuracy_bits", "accuracy_bits.gp");
+    if (s != QB_OK) return s;
+    FILE *f = qb_plot_data(&p);
+    qb_panels pan = {0};
+    int nblocks = 0;
+    strlist all = {0}; /* every scheme, for colours that agree across panels */
+    for (size_t i = 0; i < run->n_results; i++)
+        if (!qb_result_is_fp32(&run->results[i])) strlist_add(&all, run->results[i].scheme);
+    qsort(all.s, all.n, sizeof *all.s, cmp_str);
+    for (size_t k = 0; k < nm; k++) {
+        strlist schemes = {0};
+        for (size_t i = 0; i < run->n_results; i++) {
+            const qb_result *r = &run->results[i];
+            if (qb_result_ok(r) && !qb_result_is_fp32(r) && strcmp(r->model, m[k].model) == 0 &&
+                !isnan(r->drop_pp))
+                strlist_add(&schemes, r->scheme);
+        }
+        qsort(schemes.s, schemes.n, sizeof *schemes.s, cmp_str);
+        for (size_t j = 0; j < schemes.n; j++) {
+            block(f, &nblocks, schemes.s[j]);
+            qb_panels_color(&pan, strlist_find(&all, schemes.s[j]) + 1);
+            /* best drop per weight bit width, widths ascending */
+            for (long long bits = 1; bits <= 32; bits++) {
+                double best = NAN;
+                for (size_t i = 0; i < run->n_results; i++) {
+                    const qb_result *r = &run->results[i];
+                    if (qb_result_ok(r) && r->wbits == bits && strcmp(r->model, m[k].model) == 0 &&
+                        strcmp(r->scheme, schemes.s[j]) == 0 && !(r->drop_pp >= best))
+                        best = r->drop_pp;
+                }
+                if (!isnan(best)) fprintf(f, "%lld %.6g\n", bits, best);
+            }
+        }
+        if (schemes.n) qb_panels_add(&pan, m[k].model, (int)schemes.n);
+        strlist_free(&schemes);
+    }
+    strlist_free(&all);
+    if (!pan.npanels) {
+        qb_plot_abort(&p);
+        return QB_OK;
+    }
+    return finish(&p, &pan, "Accuracy drop vs weight bits", list,
+                  "Accuracy drop (pp, vs fp32) against weight bits: one line per scheme, its "
+                  "best configuration at each width; dotted lines mark the 0.5, 1 and 2 pp "
+                  "budgets.");
+}
+
+/* ---- accuracy vs latency / size, with the Pareto front ---- */
+
+typedef enum { BY_LATENCY, BY_SIZE } pareto_axis;
+
+static double pareto_x(const qb_result *r, pareto_axis axis)
+{
+    return axis == BY_LATENCY ? r->latency_ms_median : r->size_bytes / 1024;
+}
+
+static qb_status plot_pareto(const qb_run *run, const qb_model_ref *m, size_t nm,
+                             const char *dir, pareto_axis axis, qb_plot_list *list)
+{
+    const char *name = axis == BY_LATENCY ? "pareto_latency" : "pareto_size";
+    qb_plot p;
+    qb_status s = qb_plot_begin(&p, dir, name, "pareto.gp");
+    if (s != QB_OK) return s;
+    FILE *f = qb_plot_data(&p);
+    qb_panels pan = {0};
+    int nblocks = 0;
+    const qb_result **pts = qb_calloc(run->n_results + 1, sizeof *pts);
+    double *x = qb_calloc(run->n_results + 1, sizeof *x), *y = qb_calloc(run->n_results + 1, sizeof *y);
+    size_t *front = qb_calloc(run->n_results + 1, sizeof *front);
+    strlist all = {0}; /* every scheme in file order, for colours */
+    if (!pts || !x || !y || !front) {
+        s = QB_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < run->n_results; i++) strlist_add(&all, run->results[i].scheme);
+    for (size_t k = 0; k < nm; k++) {
+        size_t n = 0;
+        strlist schemes = {0};
+        for (size_t i = 0; i < run->n_results; i++) {
+            const qb_result *r = &run->results[i];
+            if (!qb_view_on_ref(&m[k], r) || isnan(pareto_x(r, axis)) || isnan(r->accuracy))
+                continue;
+            pts[n] = r;
+            x[n] = pareto_x(r, axis);
+            y[n++] = r->accuracy;
+            strlist_add(&schemes, r->scheme);
+        }
+        if (n == 0) {
+            strlist_free(&schemes);
+            continue;
+        }
+        for (size_t j = 0; j < schemes.n; j++) {
+            block(f, &nblocks, schemes.s[j]);
+            qb_panels_color(&pan, strlist_find(&all, schemes.s[j]) + 1);
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(pts[i]->scheme, schemes.s[j]) == 0) fprintf(f, "%.6g %.6g\n", x[i], y[i]);
+        }
+        size_t nf = qb_pareto_front(x, y, n, front);
+        block(f, &nblocks, NULL);
+        qb_panels_color(&pan, 0);
+        for (size_t i = 0; i < nf; i++) {
+            char label[128];
+            fprintf(f, "%.6g %.6g ", x[front[i]], y[front[i]]);
+            qb_plot_quote(f, qb_result_config(pts[front[i]], label, sizeof label));
+            fputc('\n', f);
+        }
+        char title[160];
+        snprintf(title, sizeof title, "%s (%s, %s)", m[k].model, m[k].placement, m[k].scenario);
+        qb_panels_add(&pan, title, (int)schemes.n + 1);
+        strlist_free(&schemes);
+    }
+    if (!pan.npanels) {
+        qb_plot_abort(&p);
+        goto done;
+    }
+    qb_plot_set(&p, "XWHAT", axis == BY_LATENCY ? "latency" : "model size");
+    qb_plot_set(&p, "BETTER", axis == BY_LATENCY ? "faster" : "smaller");
+    qb_plot_set(&p, "XLABEL", axis == BY_LATENCY ? "median latency per repetition (ms, log scale)"
+                                                 : "model size (KiB, log scale)");
+    s = finish(&p, &pan, axis == BY_LATENCY ? "Accuracy vs latency" : "Accuracy vs model size",
+               list,
+               axis == BY_LATENCY
+                   ? "Accuracy against median latency on each model's reference placement; the "
+                     "dashed staircase is the Pareto front (no other configuration is both "
+                     "faster and more accurate), its points labelled."
+                   : "Accuracy against model size; the dashed staircase is the Pareto front (no "
+                     "other configuration is both smaller and more accurate), its points "
+                     "labelled.");
+done:
+    strlist_free(&all);
+    free(pts);
+    free(x);
+    free(y);
+    free(front);
+    return s;
+}
+
+/* ---- speedup per placement ---- */
+
+static double median_speedup(const qb_run *run, const char *model, const char *label,
+                             const char *placement, const char *scenario)
+{
+    double v[64];
+    size_t n = 0;
+    char buf[128];
+    for (size_t i = 0; i < run->n_results && n < 64; i++) {
+        const qb_result *r = &run->results[i];
+        if (qb_result_ok(r) && !isnan(r->speedup) && strcmp(r->model, model) == 0 &&
+            strcmp(r->placement, placement) == 0 && strcmp(r->scenario, scenario) == 0 &&
+            strcmp(qb_result_config(r, buf, sizeof buf), label) == 0)
+            v[n++] = r->speedup;
+    }
+    if (n == 0) return NAN;
+    /* insertion sort: a handful of values */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static qb_status plot_speedup(const qb_run *run, const qb_model_ref *m, size_t nm,
+                              const char *dir, qb_plot_list *list)
+{
+    /* Placements ordered by threads, then first appearance; configuration
+     * labels over all models (table order) give each line its colour. */
+    strlist places = {0}, all = {0};
+    long long *threads = qb_calloc(run->n_results + 1, sizeof *threads);
+    const qb_result **rows = qb_calloc(run->n_results + 1, sizeof *rows);
+    size_t nr = 0;
+    if (!threads || !rows) {
+        free(threads);
+        free(rows);
+        return QB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < run->n_results; i++) {
+        const qb_result *r = &run->results[i];
+        if (!qb_result_ok(r) || isnan(r->speedup)) continue;
+        size_t before = places.n;
+        int k = strlist_add(&places, r->placement);
+        if (k >= 0 && places.n > before) threads[k] = r->threads;
+        if (!qb_result_is_fp32(r)) rows[nr++] = r;
+    }
+    for (size_t i = 1; i < places.n; i++) /* stable insertion sort by threads */
+        for (size_t j = i; j > 0 && threads[j - 1] > threads[j]; j--) {
+            long long t = threads[j];
+            char *n = places.s[j];
+            threads[j] = threads[j - 1];
+            places.s[j] = places.s[j - 1];
+            threads[j - 1] = t;
+            places.s[j - 1] = n;
+        }
+    qb_view_sort(rows, nr);
+    char buf[128];
+    for (size_t i = 0; i < nr; i++) strlist_add(&all, qb_result_config(rows[i], buf, sizeof buf));
+    free(rows);
+    qb_plot p;
+    qb_status s = places.n ? qb_plot_begin(&p, dir, "speedup", "speedup.gp") : QB_OK;
+    if (s != QB_OK || !places.n) {
+        strlist_free(&places);
+        strlist_free(&all);
+        free(threads);
+        return s;
+    }
+    FILE *f = qb_plot_data(&p);
+    qb_panels pan = {0};
+    int nblocks = 0;
+    for (size_t k = 0; k < nm; k++) {
+        if (!m[k].scenario) continue;
+        strlist labels = {0}; /* this model's configurations, in table order */
+        for (size_t j = 0; j < all.n; j++)
+            for (size_t i = 0; i < run->n_results; i++) {
+                const qb_result *r = &run->results[i];
+                if (qb_result_ok(r) && !qb_result_is_fp32(r) && !isnan(r->speedup) &&
+                    strcmp(r->model, m[k].model) == 0 && strcmp(r->scenario, m[k].scenario) == 0 &&
+                    strcmp(qb_result_config(r, buf, sizeof buf), all.s[j]) == 0) {
+                    strlist_add(&labels, all.s[j]);
+                    break;
+                }
+            }
+        for (size_t j = 0; j < labels.n; j++) {
+            block(f, &nblocks, labels.s[j]);
+            qb_panels_color(&pan, strlist_find(&all, labels.s[j]) + 1);
+            for (size_t pl = 0; pl < places.n; pl++) {
+                double v = median_speedup(run, m[k].model, labels.s[j], places.s[pl], m[k].scenario);
+                if (isnan(v)) continue;
+                char tick[160];
+                snprintf(tick, sizeof tick, "%s (%lld)", places.s[pl], threads[pl]);
+                fprintf(f, "%zu %.6g ", pl, v);
+                qb_plot_quote(f, tick);
+                fputc('\n', f);
+            }
+        }
+        if (labels.n) {
+            char title[160];
+            snprintf(title, sizeof title, "%s (%s)", m[k].model, m[k].scenario);
+            qb_panels_add(&pan, title, (int)labels.n);
+        }
+        strlist_free(&labels);
+    }
+    qb_plot_set(&p, "NPLACE", "%zu", places.n);
+    qb_plot_set(&p, "HEIGHT", "620");
+    strlist_free(&places);
+    strlist_free(&all);
+    free(threads);
+    if (!pan.npanels) {
+        qb_plot_abort(&p);
+        return QB_OK;
+    }
+    return finish(&p, &pan, "Speedup over fp32 per placement", list,
+                  "Speedup over fp32 (same model, placement and scenario, same run) on each "
+                  "placement, one line per configuration.");
+}
+
+/* ---- counters ---- */
+
+/* Which counter columns to draw: per-inference ones when the harness wrote
+ * them, the raw sum otherwise, and only those with at least one value. */
+static int counter_shown(const qb_run *run, int k)
+{
+    const char *name = run->counter_names[k];
+    size_t len = strlen(name);
+    int per_inf = len > 4 && strcmp(name + len - 4, "/inf") == 0;
+    if (!per_inf) {
+        for (int j = 0; j < run->n_counters; j++)
+            if (strncmp(run->counter_names[j], name, len) == 0 &&
+                strcmp(run->counter_names[j] + len, "/inf") == 0)
+                return 0;
+    }
+    for (size_t i = 0; i < run->n_results; i++)
+        if (!isnan(qb_run_counter(run, &run->results[i], k))) return 1;
+    return 0;
+}
+
+static double counter_value(const qb_run *run, const qb_result *r, int k)
+{
+    return k < 0 ? r->ipc : qb_run_counter(run, r, k);
+}
+
+static qb_status plot_counters(const qb_run *run, const qb_model_ref *m, size_t nm,
+                               const char *dir, qb_plot_list *list)
+{
+    int shown[256], ns = 0;
+    for (int k = 0; k < run->n_counters && ns < 255; k++)
+        if (counter_shown(run, k)) shown[ns++] = k;
+    int has_ipc = 0;
+    for (size_t i = 0; i < run->n_results; i++) has_ipc |= !isnan(run->results[i].ipc);
+    if (has_ipc) shown[ns++] = -1;
+    if (ns == 0) return QB_OK;
+    /* rows: configuration labels over all models (table order); columns: models */
+    const qb_result **rows = qb_calloc(run->n_results + 1, sizeof *rows);
+    if (!rows) return QB_ERR_NOMEM;
+    size_t nr = 0;
+    for (size_t i = 0; i < run->n_results; i++)
+        for (size_t k = 0; k < nm; k++)
+            if (qb_view_on_ref(&m[k], &run->results[i])) rows[nr++] = &run->results[i];
+    qb_view_sort(rows, nr);
+    strlist labels = {0};
+    char buf[128];
+    for (size_t i = 0; i < nr; i++) strlist_add(&labels, qb_result_config(rows[i], buf, sizeof buf));
+    qb_plot p;
+    qb_status s = qb_plot_begin(&p, dir, "counters", "counters.gp");
+    if (s != QB_OK) goto done;
+    FILE *f = qb_plot_data(&p);
+    qb_panels pan = {0};
+    char logy[512] = "";
+    int nblocks = 0;
+    for (int c = 0; c < ns; c++) {
+        block(f, &nblocks, NULL);
+        fputs("configuration", f);
+        for (size_t k = 0; k < nm; k++) {
+            fputc(' ', f);
+            qb_plot_quote(f, m[k].model);
+        }
+        fputc('\n', f);
+        double lo = INFINITY, hi = 0;
+        for (size_t j = 0; j < labels.n; j++) {
+            qb_plot_quote(f, labels.s[j]);
+            for (size_t k = 0; k < nm; k++) {
+                double v = NAN;
+                for (size_t i = 0; i < nr && isnan(v); i++)
+                    if (strcmp(rows[i]->model, m[k].model) == 0 &&
+                        strcmp(qb_result_config(rows[i], buf, sizeof buf), labels.s[j]) == 0)
+                        v = counter_value(run, rows[i], shown[c]);
+                if (isnan(v)) {
+                    fputs(" ?", f);
+                    continue;
+                }
+                fprintf(f, " %.6g", v);
+                if (v > 0 && v < lo) lo = v;
+                if (v > hi) hi = v;
+            }
+            fputc('\n', f);
+        }
+        const char *cname = shown[c] < 0 ? "ipc" : run->counter_names[shown[c]];
+        if (strncmp(cname, "ctr:", 4) == 0) cname += 4;
+        size_t l = strlen(logy);
+        qb_panels_add(&pan, cname, 1);
+        snprintf(logy + l, sizeof logy - l, "%s%d", l ? " " : "", hi > 50 * lo);
+    }
+    int cols = ns < 2 ? 1 : 2, rws = (ns + cols - 1) / cols;
+    qb_plot_set(&p, "PANELS", "%s", pan.panels);
+    qb_plot_set(&p, "LOGY", "%s", logy);
+    qb_plot_set(&p, "LAYOUT", "%d, %d", rws, cols);
+    qb_plot_set(&p, "NCOLS", "%zu", nm);
+    qb_plot_set(&p, "TITLE", "Counters per configuration");
+    qb_plot_set(&p, "WIDTH", "%d", cols == 1 ? 900 : 1400);
+    qb_plot_set(&p, "HEIGHT", "%d", 120 + 420 * rws);
+    s = qb_plot_finish(&p);
+    if (s == QB_OK)
+        qb_plot_list_add(list, "counters",
+                         "Counters per configuration on each model's reference placement (per "
+                         "inference where the harness wrote /inf columns; log scale where values "
+                         "span decades). Counters that were not counted are left out.");
+done:
+    strlist_free(&labels);
+    free(rows);
+    return s;
+}
+
+/* ---- per-layer sensitivity ---- */
+
+static qb_status plot_layers(const qb_run *run, const char *dir, qb_plot_list *list)
+{
+    if (!run->has_layers || run->n_layers == 0) return QB_OK;
+    qb_plot p;
+    qb_status s = qb_plot_begin(&p, dir, "layers", "layers.gp");
+    if (s != QB_OK) return s;
+    FILE *f = qb_plot_data(&p);
+    strlist models = {0};
+    for (size_t i = 0; i < run->n_layers; i++) strlist_add(&models, run->layers[i].model);
+    qb_panels pan = {0};
+    int nblocks = 0;
+    for (size_t k = 0; k < models.n; k++) {
+        strlist cells = {0};
+        for (size_t i = 0; i < run->n_layers; i++)
+            if (strcmp(run->layers[i].model, models.s[k]) == 0) strlist_add(&cells, run->layers[i].cell_id);
+        for (size_t c = 0; c < cells.n; c++) {
+            const qb_layer *first = NULL;
+            for (size_t i = 0; i < run->n_layers && !first; i++)
+                if (strcmp(run->layers[i].cell_id, cells.s[c]) == 0) first = &run->layers[i];
+            char label[128];
+            uint64_t id = 0;
+            const qb_result *r = qb_cell_id_parse(cells.s[c], &id) == 0 ? qb_run_find(run, id) : NULL;
+            if (r) qb_result_config(r, label, sizeof label);
+            else snprintf(label, sizeof label, "w%llda%lld", first->wbits, first->abits);
+            block(f, &nblocks, label);
+            qb_panels_color(&pan, (int)c + 1);
+            for (size_t i = 0; i < run->n_layers; i++) {
+                const qb_layer *l = &run->layers[i];
+                if (strcmp(l->cell_id, cells.s[c]) != 0 || isnan(l->sensitivity_pp)) continue;
+                fprintf(f, "%lld %.6g ", l->layer_index, l->sensitivity_pp);
+                qb_plot_quote(f, l->layer);
+                fputc('\n', f);
+            }
+        }
+        qb_panels_add(&pan, models.s[k], (int)cells.n);
+        strlist_free(&cells);
+    }
+    strlist_free(&models);
+    return finish(&p, &pan, "Per-layer sensitivity", list,
+                  "Per-layer sensitivity from layers.csv: accuracy lost (pp) when only that "
+                  "layer is quantized, one line per quantized cell.");
+}
+
+qb_status qb_run_plots(const qb_run *run, const char *dir, int render, qb_plot_list *out)
+{
+    memset(out, 0, sizeof *out);
+    qb_model_ref *m;
+    size_t nm;
+    qb_status s = qb_view_models(run, &m, &nm);
+    if (s != QB_OK) return s;
+    if ((s = plot_accuracy_bits(run, m, nm, dir, out)) == QB_OK &&
+        (s = plot_pareto(run, m, nm, dir, BY_LATENCY, out)) == QB_OK &&
+        (s = plot_pareto(run, m, nm, dir, BY_SIZE, out)) == QB_OK &&
+        (s = plot_speedup(run, m, nm, dir, out)) == QB_OK &&
+        (s = plot_counters(run, m, nm, dir, out)) == QB_OK)
+        s = plot_layers(run, dir, out);
+    free(m);
+    if (s == QB_OK && render) qb_plot_list_render(out, dir);
+    return s;
+}

@@ -1,0 +1,23 @@
+/* `qbench report`: RUN/report.md and a self-contained RUN/report.html with
+ * the provenance from meta.csv, the best configuration per model under
+ * accuracy budgets of 0.5, 1 and 2 pp, the plots (scripts kept in
+ * RUN/plots/), the full results grouped by model, counters and per-layer
+ * sensitivity. When gnuplot is missing or fails the report is still
+ * written and says which plots are missing and why. */
+#ifndef QB_REPORT_H
+#define QB_REPORT_H
+
+#include "run.h"
+#include "run_plots.h"
+#include "status.h"
+
+/* Writes the report for `run` into `dir` (normally run->dir); `plots`
+ * receives what happened to each plot. Fails only when files cannot be
+ * written. */
+qb_status qb_report_write(const qb_run *run, const char *dir, qb_plot_list *plots);
+
+/* The folder's last path component ("results/20261125-193532" ->
+ * "20261125-193532"), for titles; points into `path`. */
+const char *qb_report_name(const char *path);
+
+#endif
