@@ -8,6 +8,8 @@ const qb_command qb_commands[] = {
     {"version", qb_cmd_version, "print version, git commit and build flags"},
     {"report", qb_cmd_report, "write report.md, report.html and plots for a run"},
     {"plot", qb_cmd_plot, "render a run's plots (PNG and SVG, gnuplot scripts kept)"},
+    {"train", qb_cmd_train, "train a reference model (mlp, lenet, resnet) on Fashion-MNIST"},
+    {"models", qb_cmd_models, "list the trained models with their fp32 accuracy"},
 };
 const int qb_n_commands = (int)(sizeof qb_commands / sizeof qb_commands[0]);
 

@@ -22,5 +22,7 @@ int qb_cmd_fail(const char *cmd, int status);
 int qb_cmd_version(int argc, char **argv);
 int qb_cmd_report(int argc, char **argv);
 int qb_cmd_plot(int argc, char **argv);
+int qb_cmd_train(int argc, char **argv);
+int qb_cmd_models(int argc, char **argv);
 
 #endif

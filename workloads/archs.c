@@ -82,7 +82,7 @@ const qb_arch qb_archs[] = {
       .weight_decay = 5e-4f, .crop_pad = 2, .flip = 1}},
     {"resnet", "ResNet-20 (16/32/64 channels, batch norm, 1x1 projection shortcuts)",
      build_resnet,
-     {.epochs = 20, .batch = 128, .lr = 0.1f, .warmup_epochs = 1, .momentum = 0.9f,
+     {.epochs = 30, .batch = 128, .lr = 0.1f, .warmup_epochs = 1, .momentum = 0.9f,
       .weight_decay = 5e-4f, .crop_pad = 2, .flip = 1}},
 };
 const int qb_n_archs = (int)QB_ARRAY_LEN(qb_archs);
