@@ -50,7 +50,7 @@ ifeq ($(DEPS_OK),fail)
 $(error missing Debian packages could not be installed; see the message above, or run 'make deps')
 endif
 
-.PHONY: all deps test bench sweep clean tests
+.PHONY: all deps test bench sweep clean tests FORCE
 .SECONDARY:
 all: qbench
 
