@@ -342,7 +342,9 @@ qb_status qb_train(const qb_train_options *o, const qb_fmnist *data, qb_train_re
         seconds += epoch_s;
         res->final_loss = loss_sum / train.n;
         if ((s = qb_accuracy(&m, &data->calib, o->pool, &res->calib_accuracy)) != QB_OK) goto done;
-        if ((s = save_checkpoint(o, train.n, &m, &opt, epoch + 1, seconds)) != QB_OK) goto done;
+        if (o->checkpoint_path &&
+            (s = save_checkpoint(o, train.n, &m, &opt, epoch + 1, seconds)) != QB_OK)
+            goto done;
         if (o->progress) fputc('\n', stderr);
         if (o->log) {
             fprintf(o->log, "%s epoch %d/%d loss %.4f train_acc %.2f calib_acc %.2f lr %.5f epoch_s %.1f total_s %.1f\n",
