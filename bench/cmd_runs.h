@@ -5,6 +5,7 @@
 #define QB_CMD_RUNS_H
 
 #include "args.h"
+#include "diff.h"
 #include "run.h"
 #include "run_plots.h"
 
@@ -18,6 +19,20 @@ int qb_cmd_parse(const char *cmd, const char *synopsis, int argc, char **argv,
 /* Loads one run folder; returns -1 on success or the exit status after
  * printing the error. */
 int qb_cmd_load_run(const char *cmd, const char *dir, qb_run *run);
+
+/* The two-run commands (compare, check): `qbench CMD BASE CUR` with
+ * --max-slowdown, --max-drop, --alpha, --metric, --allow-spec-change and
+ * -o DIR (default: CUR). Loads both runs and checks they can be compared.
+ * Returns -1 to go on (free the runs), or the exit status. */
+typedef struct {
+    qb_run base, cur;
+    qb_diff_opts opts;
+    const char *out_dir;
+} qb_cmd_pair;
+
+int qb_cmd_pair_setup(const char *cmd, const char *synopsis, qb_metric default_metric,
+                      int argc, char **argv, qb_cmd_pair *p);
+void qb_cmd_pair_free(qb_cmd_pair *p);
 
 /* Prints what went wrong with the plots and returns the exit status it
  * calls for: 2 when gnuplot is missing (the user can fix that; the report

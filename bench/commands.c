@@ -10,6 +10,8 @@ const qb_command qb_commands[] = {
     {"plot", qb_cmd_plot, "render a run's plots (PNG and SVG, gnuplot scripts kept)"},
     {"train", qb_cmd_train, "train a reference model (mlp, lenet, resnet) on Fashion-MNIST"},
     {"models", qb_cmd_models, "list the trained models with their fp32 accuracy"},
+    {"compare", qb_cmd_compare, "compare two runs cell by cell (report, CSV, plots)"},
+    {"check", qb_cmd_check, "CI gate: exit 1 when a run regressed against a baseline"},
 };
 const int qb_n_commands = (int)(sizeof qb_commands / sizeof qb_commands[0]);
 

@@ -24,5 +24,7 @@ int qb_cmd_report(int argc, char **argv);
 int qb_cmd_plot(int argc, char **argv);
 int qb_cmd_train(int argc, char **argv);
 int qb_cmd_models(int argc, char **argv);
+int qb_cmd_compare(int argc, char **argv);
+int qb_cmd_check(int argc, char **argv);
 
 #endif

@@ -105,7 +105,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int panel_width(int panels) { return panels <= 1 ? 800 : 120 + 440 * (panels > 4 ? 4 : panels); }
+int qb_panels_width(int panels) { return panels <= 1 ? 800 : 120 + 440 * (panels > 4 ? 4 : panels); }
 
 static qb_status finish(qb_plot *p, qb_panels *pan, const char *title, qb_plot_list *list,
                         const char *caption)
@@ -114,7 +114,7 @@ static qb_status finish(qb_plot *p, qb_panels *pan, const char *title, qb_plot_l
     qb_plot_set(p, "BLOCKS", "%s", pan->blocks);
     qb_plot_set(p, "COLORS", "%s", pan->colors);
     qb_plot_set(p, "TITLE", "%s", title);
-    qb_plot_set(p, "WIDTH", "%d", panel_width(pan->npanels));
+    qb_plot_set(p, "WIDTH", "%d", qb_panels_width(pan->npanels));
     char name[64];
     snprintf(name, sizeof name, "%s", p->name);
     qb_status s = qb_plot_finish(p);

@@ -50,5 +50,7 @@ typedef struct {
 void qb_panels_add(qb_panels *p, const char *title, int blocks);
 /* Line type for the next data block. */
 void qb_panels_color(qb_panels *p, int linetype);
+/* Image width in pixels for a row of `npanels` panels. */
+int qb_panels_width(int npanels);
 
 #endif

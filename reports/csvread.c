@@ -274,3 +274,10 @@ qb_status qb_csv_long(const qb_csv_table *t, size_t row, int col, long long miss
     *out = v;
     return QB_OK;
 }
+
+void qb_csv_put(FILE *f, const char *s, int last)
+{
+    if (strpbrk(s, ",\"\r\n")) csv_fwrite(f, s, strlen(s));
+    else fputs(s, f);
+    fputc(last ? '\n' : ',', f);
+}

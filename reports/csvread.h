@@ -3,12 +3,14 @@
  * starts on, so that later checks can say "results.csv:12: ...". Blank
  * lines are skipped; a record with a different number of fields than the
  * header, or broken quoting, is an error naming the file and line.
- * Errors follow common/status.h. */
+ * Errors follow common/status.h. Also the one helper qbench needs to write
+ * the small CSV tables it derives. */
 #ifndef QB_CSVREAD_H
 #define QB_CSVREAD_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "status.h"
 
 typedef struct {
@@ -39,6 +41,10 @@ const char *qb_csv_get(const qb_csv_table *t, size_t row, int col);
 qb_status qb_csv_double(const qb_csv_table *t, size_t row, int col, double *out);
 qb_status qb_csv_long(const qb_csv_table *t, size_t row, int col, long long missing,
                       long long *out);
+
+/* Writes one field for a CSV qbench derives (compare.csv, history.csv):
+ * quoted only when it holds a comma, quote or line break. */
+void qb_csv_put(FILE *f, const char *s, int last);
 
 /* Records "FILE:LINE: message" for a record and returns QB_ERR_FORMAT. */
 qb_status qb_csv_error(const qb_csv_table *t, size_t row, const char *fmt, ...)

@@ -98,14 +98,14 @@ static void budgets(qb_doc *d, const qb_run *run, const qb_model_ref *m, size_t 
     }
 }
 
-static void plots_section(qb_doc *d, const qb_plot_list *plots)
+void qb_report_plots(qb_doc *d, const qb_plot_list *plots)
 {
     qb_doc_heading(d, 2, "Plots");
     if (plots->gnuplot_missing)
         qb_doc_para(d, "**Plots are missing: gnuplot is not installed** (not found on PATH). "
                     "The data and scripts are in `plots/`; install gnuplot "
-                    "(`apt-get install gnuplot-nox`) and run `qbench plot` on this run, or "
-                    "render a script with `gnuplot NAME.gp` in that folder.");
+                    "(`apt-get install gnuplot-nox`) and run this command again, or render a "
+                    "script with `gnuplot NAME.gp` in that folder.");
     else if (plots->n_failed)
         qb_doc_para(d, "**%d plot%s could not be rendered**; the reasons are below each one.",
                     plots->n_failed, plots->n_failed == 1 ? "" : "s");
@@ -278,7 +278,7 @@ qb_status qb_report_write(const qb_run *run, const char *dir, qb_plot_list *plot
     provenance(d, run);
     summary(d, run, m, nm);
     budgets(d, run, m, nm);
-    plots_section(d, plots);
+    qb_report_plots(d, plots);
     results(d, run, m, nm);
     counters(d, run, m, nm);
     layers(d, run);

@@ -16,6 +16,11 @@
  * written. */
 qb_status qb_report_write(const qb_run *run, const char *dir, qb_plot_list *plots);
 
+/* The plots section shared by every document with plots: each rendered
+ * plot with its caption, or why it is missing. */
+struct qb_doc;
+void qb_report_plots(struct qb_doc *d, const qb_plot_list *plots);
+
 /* The folder's last path component ("results/20261125-193532" ->
  * "20261125-193532"), for titles; points into `path`. */
 const char *qb_report_name(const char *path);

@@ -1,7 +1,6 @@
 /* Run-folder fixtures (see run_fixture.h). */
 #include "run_fixture.h"
 
-#include <csv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +57,8 @@ static int edit(const char *dir, const char *file, const char *cell_id, const ch
                 snprintf(buf, sizeof buf, "%.9g", strtod(v, NULL) * factor);
                 v = buf;
             }
-            if (c) fputc(',', f);
-            if (strpbrk(v, ",\"\n")) csv_fwrite(f, v, strlen(v));
-            else fputs(v, f);
+            qb_csv_put(f, v, c == t.ncols - 1);
         }
-        fputc('\n', f);
     }
     if (f && fclose(f) != 0) rc = -1;
     qb_csv_free(&t);
