@@ -93,6 +93,8 @@ $(BUILD)/common/version.o: ISA_FLAGS = -DQB_VERSION='"$(VERSION)"' -DQB_GIT_COMM
 	-DQB_CFLAGS='"$(strip $(OPT) $(SAN_FLAGS))"'
 $(BUILD)/common/version.o: FORCE
 FORCE:
+# the default sweep spec is embedded with .incbin
+$(BUILD)/bench/spec_default.o: bench/default.ini
 
 $(BUILD)/%.o: %.c | $(GEN)/onnx.pb-c.h
 	@mkdir -p $(dir $@)

@@ -12,6 +12,10 @@ const qb_command qb_commands[] = {
     {"models", qb_cmd_models, "list the trained models with their fp32 accuracy"},
     {"compare", qb_cmd_compare, "compare two runs cell by cell (report, CSV, plots)"},
     {"check", qb_cmd_check, "CI gate: exit 1 when a run regressed against a baseline"},
+    {"sweep", qb_cmd_sweep, "run a sweep spec into a run folder (results/<time>/)"},
+    {"topo", qb_cmd_topo, "print the hwloc topology and the placements a sweep would use"},
+    {"counters", qb_cmd_counters, "list the PAPI events that can be counted here, and why not"},
+    {"merge", qb_cmd_merge, "join the shard run folders of one sweep"},
 };
 const int qb_n_commands = (int)(sizeof qb_commands / sizeof qb_commands[0]);
 

@@ -26,5 +26,9 @@ int qb_cmd_train(int argc, char **argv);
 int qb_cmd_models(int argc, char **argv);
 int qb_cmd_compare(int argc, char **argv);
 int qb_cmd_check(int argc, char **argv);
+int qb_cmd_sweep(int argc, char **argv);
+int qb_cmd_topo(int argc, char **argv);
+int qb_cmd_counters(int argc, char **argv);
+int qb_cmd_merge(int argc, char **argv);
 
 #endif

@@ -1,0 +1,175 @@
+/* `qbench sweep`: expand a spec into cells and run them into a run folder
+ * (or, with --dry-run, print the cells and an estimated time). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "args.h"
+#include "commands.h"
+#include "grid.h"
+#include "meta.h"
+#include "runfolder.h"
+#include "runner.h"
+#include "spec.h"
+#include "spec_default.h"
+#include "topo.h"
+
+static const char *const synopsis = "[--spec FILE] [--KEY VALUE...] [--dry-run] [--resume RUN] "
+                                    "[--shard i/N] [--out DIR]";
+
+typedef struct {
+    const char *spec_path, *out, *resume, *shard, *topology;
+    int dry_run, quiet, verbose;
+    const char *keys[QB_SK_COUNT];
+} sweep_flags;
+
+#define N_FIXED 8
+
+static int build_opts(qb_opt *opts, sweep_flags *f)
+{
+    qb_opt fixed[N_FIXED] = {
+        {"--spec", QB_OPT_STR, &f->spec_path, "FILE", "sweep spec (INI); default: the built-in bench/default.ini"},
+        {"--out -o", QB_OPT_STR, &f->out, "DIR", "folder for new runs (default results)"},
+        {"--resume", QB_OPT_STR, &f->resume, "RUN", "continue RUN, skipping its finished cells"},
+        {"--shard", QB_OPT_STR, &f->shard, "i/N", "run only part i of N of the grid"},
+        {"--topology", QB_OPT_STR, &f->topology, "T", "plan on a synthetic or XML topology (with --dry-run)"},
+        {"--dry-run -n", QB_OPT_FLAG, &f->dry_run, NULL, "print the cells and an estimated time; run nothing"},
+        {"--quiet -q", QB_OPT_FLAG, &f->quiet, NULL, "print nothing but errors"},
+        {"--verbose -v", QB_OPT_FLAG, &f->verbose, NULL, "a line per finished cell"},
+    };
+    memcpy(opts, fixed, sizeof fixed);
+    for (int k = 0; k < QB_SK_COUNT; k++)
+        opts[N_FIXED + k] = (qb_opt){qb_spec_key_flag((qb_spec_key)k), QB_OPT_STR, &f->keys[k], "V",
+                                     qb_spec_key_help((qb_spec_key)k)};
+    return N_FIXED + QB_SK_COUNT;
+}
+
+/* The spec: --spec FILE, else the resumed run's own spec when nothing
+ * overrides it, else the built-in default; then the flag overrides. */
+static qb_status load_spec(const sweep_flags *f, qb_spec *spec)
+{
+    qb_status s = qb_spec_init(spec);
+    if (s != QB_OK) return s;
+    int overrides = 0;
+    for (int k = 0; k < QB_SK_COUNT; k++) overrides |= f->keys[k] != NULL;
+    if (f->spec_path) {
+        s = qb_spec_parse_file(spec, f->spec_path);
+    } else if (f->resume && !overrides) {
+        char *mp;
+        if (asprintf(&mp, "%s/meta.csv", f->resume) < 0) return qb_error(QB_ERR_NOMEM, "out of memory");
+        qb_meta meta;
+        s = access(mp, R_OK) == 0 ? qb_meta_read(mp, &meta)
+                                  : qb_error(QB_ERR_ARG, "--resume %s: no meta.csv there; not a qbench "
+                                             "run folder", f->resume);
+        if (s == QB_OK) {
+            const char *text = qb_meta_get(&meta, "spec");
+            char name[600];
+            snprintf(name, sizeof name, "%s (spec)", mp);
+            s = text ? qb_spec_parse_text(spec, name, text)
+                     : qb_error(QB_ERR_FORMAT, "%s: has no spec", mp);
+            qb_meta_free(&meta);
+        }
+        free(mp);
+    } else {
+        s = qb_spec_parse_text(spec, QB_DEFAULT_SPEC_NAME, qb_default_spec_text);
+    }
+    for (int k = 0; k < QB_SK_COUNT && s == QB_OK; k++)
+        if (f->keys[k]) s = qb_spec_set(spec, (qb_spec_key)k, f->keys[k], qb_spec_key_flag((qb_spec_key)k));
+    return s;
+}
+
+static void print_duration(FILE *out, double s)
+{
+    long t = (long)(s + 0.5);
+    if (t >= 3600) fprintf(out, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60) fprintf(out, "%ldm%02lds", t / 60, t % 60);
+    else fprintf(out, "%lds", t);
+}
+
+static qb_status dry_run(const qb_spec *spec, const qb_grid *grid, const qb_topo *topo, int si, int sn)
+{
+    char hash[17], summary[256];
+    qb_spec_hash(spec, hash);
+    qb_topo_summary(topo, summary, sizeof summary);
+    int n = 0;
+    for (int i = 0; i < grid->n; i++) n += qb_cell_in_shard(&grid->cells[i], si, sn);
+    printf("# %d cells", n);
+    if (sn > 1) printf(" (shard %d/%d of %d)", si, sn, grid->n);
+    printf(", spec_hash %s, topology %s: %s\n", hash, qb_topo_source(topo), summary);
+    printf("%-16s %-7s %-13s %5s %5s %-12s %-16s %-10s %-12s %-8s %-16s %7s %-10s %-10s %5s\n", "cell_id",
+           "model", "scheme", "wbits", "abits", "granularity", "calib", "correction", "policy",
+           "backend", "placement", "threads", "cpuset", "scenario", "batch");
+    for (int i = 0; i < grid->n; i++) {
+        const qb_cell *c = &grid->cells[i];
+        if (!qb_cell_in_shard(c, si, sn)) continue;
+        qb_placement p;
+        qb_status s = qb_placement_resolve(topo, "placement", c->placement, &p);
+        if (s != QB_OK) return s;
+        printf("%-16s %-7s %-13s %5d %5d %-12s %-16s %-10s %-12s %-8s %-16s %7d %-10s %-10s %5d\n", c->id,
+               c->q.model, c->q.scheme, c->q.wbits, c->q.abits, c->q.granularity[0] ? c->q.granularity : "-",
+               c->q.calib[0] ? c->q.calib : "-", c->q.correction, c->q.policy, c->q.backend, p.name,
+               p.nthreads, p.cpuset_list, c->scenario, c->batch);
+        qb_placement_free(&p);
+    }
+    printf("# estimated time: ");
+    print_duration(stdout, qb_sweep_estimate(spec, grid, qb_builtin_workloads(), si, sn, NULL));
+    printf("\n");
+    return QB_OK;
+}
+
+int qb_cmd_sweep(int argc, char **argv)
+{
+    sweep_flags f = {0};
+    f.out = "results";
+    qb_opt opts[N_FIXED + QB_SK_COUNT];
+    int nopts = build_opts(opts, &f);
+    qb_args a = {NULL, 0, 0, 0};
+    qb_status s = qb_args_parse("sweep", argc, argv, opts, nopts, &a);
+    if (s != QB_OK) return qb_cmd_fail("sweep", s);
+    if (a.help) {
+        qb_args_usage(stdout, "sweep", synopsis, opts, nopts);
+        return 0;
+    }
+    if (f.quiet && f.verbose) {
+        qb_error(QB_ERR_ARG, "--quiet and --verbose contradict each other; pick one");
+        return qb_cmd_fail("sweep", QB_ERR_ARG);
+    }
+    int si = 0, sn = 0;
+    if (f.shard && (s = qb_shard_parse("--shard", f.shard, &si, &sn)) != QB_OK) return qb_cmd_fail("sweep", s);
+
+    qb_topo *topo = NULL;
+    qb_spec spec = {0};
+    qb_grid grid = {0};
+    int rc = 0;
+    if ((s = qb_topo_load(&topo, f.topology)) != QB_OK) goto fail;
+    if ((s = load_spec(&f, &spec)) != QB_OK) goto fail;
+    if ((s = qb_spec_resolve(&spec, qb_builtin_workloads(), topo)) != QB_OK) goto fail;
+    if ((s = qb_grid_expand(&spec, &grid)) != QB_OK) goto fail;
+    if (f.dry_run) {
+        if ((s = dry_run(&spec, &grid, topo, si, sn)) != QB_OK) goto fail;
+        goto done;
+    }
+    qb_sweep_opts o = {&spec, &grid, qb_builtin_workloads(), topo, si, sn, f.out, f.resume,
+                       f.quiet ? 0 : f.verbose ? 2 : 1, isatty(fileno(stderr)), stderr};
+    qb_sweep_summary sum;
+    if ((s = qb_sweep_run(&o, &sum)) != QB_OK) {
+        if (sum.run_dir[0]) fprintf(stderr, "qbench sweep: rows finished so far are in %s\n", sum.run_dir);
+        goto fail;
+    }
+    if (!f.quiet) {
+        printf("qbench sweep: %d cells", sum.cells);
+        if (sum.already_done) printf(" (%d done before)", sum.already_done);
+        printf(": %d ok, %d crashed, %d timeout, %d error, %d skipped in ", sum.ok, sum.crashed,
+               sum.timeout, sum.error, sum.skipped);
+        print_duration(stdout, sum.seconds);
+        printf(" -> %s\n", sum.run_dir);
+    }
+    goto done;
+fail:
+    rc = qb_cmd_fail("sweep", s);
+done:
+    qb_grid_free(&grid);
+    qb_spec_free(&spec);
+    qb_topo_free(topo);
+    return rc;
+}

@@ -1,0 +1,78 @@
+/* The sweep spec: an INI-style file plus command-line overrides.
+ *
+ *   # comment                 ; comment
+ *   [grid]
+ *   models = mlp, lenet       comma-separated lists
+ *   ...
+ *
+ * Sections and keys are a fixed table (spec.c; README "Sweep spec"). Unknown
+ * sections or keys, repeated keys, empty lists or items and bad values are
+ * errors naming file:line (or the flag) - QB_ERR_ARG, the CLI exits 2.
+ *
+ * Life cycle: qb_spec_init (defaults) -> qb_spec_parse_file / _text ->
+ * qb_spec_set (flags) -> qb_spec_resolve (expands `all` / `default`,
+ * validates names against the quantizer vocabulary, the models and the
+ * topology) -> qb_spec_canonical / qb_spec_hash. */
+#ifndef QB_SPEC_H
+#define QB_SPEC_H
+
+#include <stdint.h>
+#include "status.h"
+#include "topo.h"
+#include "workload.h"
+
+typedef enum {
+    /* [grid] */
+    QB_SK_MODELS, QB_SK_SCHEMES, QB_SK_WBITS, QB_SK_ABITS, QB_SK_GRANULARITY, QB_SK_CALIB,
+    QB_SK_CORRECTION, QB_SK_POLICY, QB_SK_BACKEND, QB_SK_PLACEMENTS, QB_SK_SCENARIOS,
+    /* [timing] */
+    QB_SK_BATCH, QB_SK_WARMUP, QB_SK_REPETITIONS, QB_SK_MIN_TIME, QB_SK_MAX_REPS, QB_SK_TIMEOUT,
+    /* [counters] */
+    QB_SK_EVENTS,
+    QB_SK_COUNT
+} qb_spec_key;
+
+typedef struct {
+    char **items;
+    int n;
+} qb_strlist;
+
+typedef struct {
+    qb_strlist list[QB_SK_COUNT]; /* every key, as a list of trimmed strings */
+    char *origin[QB_SK_COUNT];    /* "spec.ini:7", "--wbits" or "default" */
+    int resolved;
+} qb_spec;
+
+/* Name of a key ("min_time") and of its flag ("--min-time"). */
+const char *qb_spec_key_name(qb_spec_key k);
+const char *qb_spec_key_flag(qb_spec_key k);
+const char *qb_spec_key_help(qb_spec_key k);
+
+/* Fills every key with its default. */
+qb_status qb_spec_init(qb_spec *s);
+void qb_spec_free(qb_spec *s);
+
+/* Parses INI text; `name` is used in messages ("bench/default.ini"). */
+qb_status qb_spec_parse_text(qb_spec *s, const char *name, const char *text);
+qb_status qb_spec_parse_file(qb_spec *s, const char *path);
+/* Overrides one key with a value from `origin` (a flag name). */
+qb_status qb_spec_set(qb_spec *s, qb_spec_key k, const char *value, const char *origin);
+
+/* Expands and validates against the models, the quantizer vocabulary and
+ * the topology. After it, every list is explicit (no `all`, no `default`). */
+qb_status qb_spec_resolve(qb_spec *s, const qb_workload_set *models, const qb_topo *topo);
+
+/* Typed access (valid after resolve). */
+int qb_spec_int(const qb_spec *s, qb_spec_key k);
+double qb_spec_double(const qb_spec *s, qb_spec_key k);
+const qb_strlist *qb_spec_list(const qb_spec *s, qb_spec_key k);
+
+/* The canonical text (every key, table order, ", "-joined) - malloc'ed -
+ * and its FNV-1a 64 hash as 16 hex digits. */
+char *qb_spec_canonical(const qb_spec *s);
+void qb_spec_hash(const qb_spec *s, char out[17]);
+
+/* FNV-1a 64 (shared with cell ids). */
+uint64_t qb_fnv1a64(const char *text);
+
+#endif
