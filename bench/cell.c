@@ -262,7 +262,10 @@ static void child_main(int fd, const qb_cell *c, const qb_workload *w, const qb_
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* a killed sweep takes its cell with it */
     if (getppid() != parent) _exit(120);
-    signal(SIGPIPE, SIG_DFL);
+    /* Die of a fault with the signal (whatever handlers the parent had), so
+     * the row names it. */
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGPIPE, SIGTERM, SIGINT};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
     qb_cell_output out;
     qb_cell_execute(c, w, spec, topo, cache, &out);
     size_t nb = out.bits ? ((size_t)out.r.n_images + 7) / 8 : 0;
@@ -365,23 +368,37 @@ qb_status qb_cell_run_isolated(const qb_cell *c, const qb_workload *w, const qb_
         }
     }
     free(buf);
+    if (!complete) { /* the placement is known without the child */
+        qb_placement pl;
+        if (qb_placement_resolve(topo, "placement", c->placement, &pl) == QB_OK) {
+            out->r.threads = pl.nthreads;
+            snprintf(out->r.cpuset, sizeof out->r.cpuset, "%s", pl.cpuset_list);
+            qb_placement_free(&pl);
+        }
+        qb_clear_error();
+    }
     char why[256];
     if (timed_out) {
-        if (!complete) qb_cell_result_clear(r);
         snprintf(r->status, sizeof r->status, "timeout");
         snprintf(r->detail, sizeof r->detail, "no result within %g s; killed with SIGKILL", timeout);
     } else if (WIFSIGNALED(status)) {
         describe_signal(WTERMSIG(status), why, sizeof why);
         if (!complete) {
-            qb_cell_result_clear(r);
             snprintf(r->detail, sizeof r->detail, "%s", why);
         } else {
             snprintf(r->detail, sizeof r->detail, "%s after measuring", why);
         }
         snprintf(r->status, sizeof r->status, "crashed");
     } else if (!complete || WEXITSTATUS(status) != 0) {
-        qb_cell_output_free(out);
-        qb_cell_result_clear(r);
+        if (complete) { /* reported, then failed: keep nothing of it */
+            int threads = r->threads;
+            char cpuset[sizeof r->cpuset];
+            memcpy(cpuset, r->cpuset, sizeof cpuset);
+            qb_cell_output_free(out);
+            qb_cell_result_clear(r);
+            r->threads = threads;
+            memcpy(r->cpuset, cpuset, sizeof cpuset);
+        }
         snprintf(r->status, sizeof r->status, "crashed");
         snprintf(r->detail, sizeof r->detail, "exited with status %d before reporting",
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);

@@ -52,7 +52,8 @@ void qb_csv_str(qb_csv_line *l, const char *s)
         return;
     }
     size_t n = strlen(s);
-    if (strpbrk(s, ",\"\r\n")) {
+    /* quoted when RFC 4180 needs it, and when libcsv would trim spaces */
+    if (strpbrk(s, ",\"\r\n") || s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t') {
         size_t need = csv_write(NULL, 0, s, n);
         grow(l, need);
         if (l->failed) return;

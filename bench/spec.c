@@ -447,9 +447,10 @@ static qb_status resolve_schemes_wbits(qb_spec *s)
         } else if (!from_all) {
             char what[400];
             snprintf(what, sizeof what, "%s: wbits", s->origin[QB_SK_WBITS]);
+            char why[600];
             qb_vocab_check_wbits(what, name, listed[0]);
-            st = qb_error(QB_ERR_ARG, "%s; scheme %s gets no cells with wbits = %s", qb_last_error(),
-                          name, s->list[QB_SK_WBITS].items[0]);
+            snprintf(why, sizeof why, "%s", qb_last_error());
+            st = qb_error(QB_ERR_ARG, "%s, so it gets no cells; list a width it takes or drop it", why);
         }
     }
     if (st == QB_OK && schemes.n == 0)

@@ -1,0 +1,210 @@
+/* Tests for the sweep spec (bench/spec.c): parsing, errors with file:line,
+ * overrides, resolution against models/vocabulary/topology, canonical form. */
+#include "qb_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_workloads.h"
+#include "spec.h"
+#include "spec_default.h"
+#include "topo.h"
+
+static qb_topo *two_cores(void)
+{
+    qb_topo *t;
+    assert_int_equal(qb_topo_load(&t, "pack:1 core:2 pu:1"), QB_OK);
+    return t;
+}
+
+static const char *good =
+    "# a small sweep\n"
+    "[grid]\n"
+    "models = matmul , crash   # inline comment\n"
+    "schemes = uniform-sym, binary\n"
+    "wbits = 8, 4, 1\n"
+    "abits = 8\n"
+    "granularity = channel, group:32\n"
+    "calib = minmax, percentile:99.9\n"
+    "placements = core, cores:2:scatter\n"
+    "scenarios = latency\n"
+    "\n"
+    "; a semicolon comment\n"
+    "[timing]\n"
+    "batch = 16\n"
+    "min_time = 0.05\n"
+    "[counters]\n"
+    "events = sde:::qbench::macs\n";
+
+static void test_parse_and_resolve(void **state)
+{
+    (void)state;
+    qb_spec s;
+    assert_int_equal(qb_spec_init(&s), QB_OK);
+    assert_int_equal(qb_spec_parse_text(&s, "t.ini", good), QB_OK);
+    qb_topo *t = two_cores();
+    assert_int_equal(qb_spec_resolve(&s, &tw_set, t), QB_OK);
+    const qb_strlist *m = qb_spec_list(&s, QB_SK_MODELS);
+    assert_int_equal(m->n, 2);
+    assert_string_equal(m->items[0], "matmul");
+    assert_string_equal(m->items[1], "crash");
+    assert_int_equal(qb_spec_int(&s, QB_SK_BATCH), 16);
+    assert_true(qb_spec_double(&s, QB_SK_MIN_TIME) == 0.05);
+    assert_int_equal(qb_spec_int(&s, QB_SK_REPETITIONS), 5); /* default kept */
+    /* scatter is kept in the canonical placement name, compact is not */
+    const qb_strlist *p = qb_spec_list(&s, QB_SK_PLACEMENTS);
+    assert_int_equal(p->n, 2);
+    assert_string_equal(p->items[1], "cores:2:scatter");
+    char *canon = qb_spec_canonical(&s);
+    assert_non_null(strstr(canon, "[grid]\nmodels = matmul, crash\n"));
+    assert_non_null(strstr(canon, "wbits = 8, 4, 1\n"));
+    assert_non_null(strstr(canon, "[counters]\nevents = sde:::qbench::macs\n"));
+
+    /* the canonical text parses back to the same hash */
+    char h1[17], h2[17];
+    qb_spec_hash(&s, h1);
+    qb_spec s2;
+    assert_int_equal(qb_spec_init(&s2), QB_OK);
+    assert_int_equal(qb_spec_parse_text(&s2, "canon", canon), QB_OK);
+    assert_int_equal(qb_spec_resolve(&s2, &tw_set, t), QB_OK);
+    qb_spec_hash(&s2, h2);
+    assert_string_equal(h1, h2);
+    /* and any change of value changes it */
+    assert_int_equal(qb_spec_set(&s2, QB_SK_BATCH, "17", "--batch"), QB_OK);
+    assert_int_equal(qb_spec_resolve(&s2, &tw_set, t), QB_OK);
+    qb_spec_hash(&s2, h2);
+    assert_string_not_equal(h1, h2);
+    free(canon);
+    qb_spec_free(&s2);
+    qb_spec_free(&s);
+    qb_topo_free(t);
+}
+
+/* Parses `text`; expects QB_ERR_ARG and a message holding each needle. */
+static void expect_error(const char *text, const char *needle1, const char *needle2)
+{
+    qb_spec s;
+    assert_int_equal(qb_spec_init(&s), QB_OK);
+    qb_status st = qb_spec_parse_text(&s, "bad.ini", text);
+    if (st == QB_OK) {
+        qb_topo *t = two_cores();
+        st = qb_spec_resolve(&s, &tw_set, t);
+        qb_topo_free(t);
+    }
+    if (st != QB_ERR_ARG || !strstr(qb_last_error(), needle1) || (needle2 && !strstr(qb_last_error(), needle2)))
+        fail_msg("for spec:\n%s\ngot status %d, message: %s\nwanted: %s / %s", text, st, qb_last_error(),
+                 needle1, needle2 ? needle2 : "");
+    qb_spec_free(&s);
+}
+
+static void test_errors_name_file_and_line(void **state)
+{
+    (void)state;
+    expect_error("[grid]\nmodelz = matmul\n", "bad.ini:2: unknown key 'modelz' in [grid]", "known: models");
+    expect_error("[grud]\n", "bad.ini:1: unknown section '[grud]'", NULL);
+    expect_error("models = matmul\n", "bad.ini:1", "key 'models' belongs in [grid]");
+    expect_error("[timing]\nmodels = matmul\n", "bad.ini:2: key 'models' belongs in [grid], not [timing]", NULL);
+    expect_error("[grid]\nmodels =\n", "bad.ini:2: models: empty value", NULL);
+    expect_error("[grid]\nmodels = matmul,,crash\n", "bad.ini:2: models: empty item", NULL);
+    expect_error("[grid]\nmodels = matmul\nmodels = crash\n", "bad.ini:3: 'models' is already set at line 2", NULL);
+    expect_error("[grid]\njust words\n", "bad.ini:2: expected 'key = value'", NULL);
+    expect_error("[timing]\nbatch = lots\n", "bad.ini:2: batch: expected an integer, got 'lots'", NULL);
+    expect_error("[timing]\nbatch = 0\n", "bad.ini:2: batch: 0 is out of range", NULL);
+    expect_error("[timing]\nmin_time = 1, 2\n", "bad.ini:2: min_time: takes one number", NULL);
+    expect_error("[grid]\nmodels = mat mul\n", "bad.ini:2: models: 'mat mul' contains a space", NULL);
+    /* resolution errors keep the line of the key */
+    expect_error("[grid]\nmodels = nosuch\n", "bad.ini:2: models", "unknown model 'nosuch' (known: matmul, crash");
+    expect_error("[grid]\nmodels = matmul\nschemes = uniform-sym, nosuch\n", "bad.ini:3: schemes",
+                 "unknown scheme 'nosuch'");
+    expect_error("[grid]\nmodels = matmul\nschemes = binary\nwbits = 8\n", "bad.ini:4: wbits",
+                 "scheme binary does not take 8 weight bits (it takes 1)");
+    expect_error("[grid]\nmodels = matmul\nplacements = cores:4\n", "bad.ini:3: placements",
+                 "asks for 4 threads but the topology has 2 cores");
+    expect_error("[grid]\nmodels = matmul\nplacements = numa:1\n", "bad.ini:3", "the topology has 1 NUMA node");
+    expect_error("[grid]\nmodels = matmul\nplacements = core, core:0\n", "bad.ini:3", "listed twice");
+    expect_error("[grid]\nmodels = matmul\nplacements = sockets\n", "placement 'sockets': unknown kind", NULL);
+    expect_error("[grid]\nmodels = matmul\ngranularity = row\n", "bad.ini:3", "unknown granularity 'row'");
+    expect_error("[grid]\nmodels = matmul\ncalib = percentile:101\n", "bad.ini:3", "percentile must be");
+    expect_error("[grid]\nmodels = matmul\nscenarios = latency, bulk\n", "bad.ini:3", "unknown scenario 'bulk'");
+    expect_error("[grid]\nmodels = matmul\nschemes = fp32\n", "fp32 is the baseline", NULL);
+    expect_error("[grid]\nmodels = matmul\n[counters]\nevents = a, none\n", "bad.ini:4", "'none' must be the only item");
+}
+
+static void test_overrides_and_all(void **state)
+{
+    (void)state;
+    qb_spec s;
+    assert_int_equal(qb_spec_init(&s), QB_OK);
+    assert_int_equal(qb_spec_parse_text(&s, "t.ini", "[grid]\nmodels = matmul\n"), QB_OK);
+    assert_int_equal(qb_spec_set(&s, QB_SK_WBITS, "4", "--wbits"), QB_OK);
+    qb_topo *t = two_cores();
+    /* schemes = all with wbits 4: the schemes that take 4 bits, no others */
+    assert_int_equal(qb_spec_resolve(&s, &tw_set, t), QB_OK);
+    const qb_strlist *sc = qb_spec_list(&s, QB_SK_SCHEMES);
+    assert_true(sc->n >= 3);
+    for (int i = 0; i < sc->n; i++) {
+        assert_string_not_equal(sc->items[i], "binary");
+        assert_string_not_equal(sc->items[i], "fp16");
+    }
+    /* a bad override names the flag */
+    assert_int_equal(qb_spec_set(&s, QB_SK_REPETITIONS, "-3", "--repetitions"), QB_ERR_ARG);
+    assert_non_null(strstr(qb_last_error(), "--repetitions: repetitions: -3 is out of range"));
+    /* wbits = all expands to every width of the chosen schemes, widest first */
+    assert_int_equal(qb_spec_set(&s, QB_SK_WBITS, "all", "--wbits"), QB_OK);
+    assert_int_equal(qb_spec_set(&s, QB_SK_SCHEMES, "binary, fp16", "--schemes"), QB_OK);
+    assert_int_equal(qb_spec_resolve(&s, &tw_set, t), QB_OK);
+    const qb_strlist *wb = qb_spec_list(&s, QB_SK_WBITS);
+    assert_int_equal(wb->n, 2);
+    assert_string_equal(wb->items[0], "16");
+    assert_string_equal(wb->items[1], "1");
+    /* events = none: no counters */
+    assert_int_equal(qb_spec_set(&s, QB_SK_EVENTS, "none", "--events"), QB_OK);
+    assert_int_equal(qb_spec_resolve(&s, &tw_set, t), QB_OK);
+    assert_int_equal(qb_spec_list(&s, QB_SK_EVENTS)->n, 0);
+    char *canon = qb_spec_canonical(&s);
+    assert_non_null(strstr(canon, "events = none\n"));
+    free(canon);
+    qb_spec_free(&s);
+    qb_topo_free(t);
+}
+
+static void test_default_spec_and_files(void **state)
+{
+    (void)state;
+    /* the embedded default parses (its models are the built-in ones) */
+    qb_spec s;
+    assert_int_equal(qb_spec_init(&s), QB_OK);
+    assert_int_equal(qb_spec_parse_text(&s, QB_DEFAULT_SPEC_NAME, qb_default_spec_text), QB_OK);
+    assert_int_equal(qb_spec_list(&s, QB_SK_EVENTS)->n, 9);
+    qb_spec_free(&s);
+
+    char *dir = qb_test_tmpdir(), path[600];
+    snprintf(path, sizeof path, "%s/s.ini", dir);
+    FILE *f = fopen(path, "w");
+    fputs("[grid]\nmodels = matmul\n[timing]\nwarmup = x\n", f);
+    fclose(f);
+    assert_int_equal(qb_spec_init(&s), QB_OK);
+    assert_int_equal(qb_spec_parse_file(&s, path), QB_ERR_ARG);
+    char want[700];
+    snprintf(want, sizeof want, "%s:4: warmup: expected an integer, got 'x'", path);
+    assert_string_equal(qb_last_error(), want);
+    snprintf(path, sizeof path, "%s/missing.ini", dir);
+    assert_int_equal(qb_spec_parse_file(&s, path), QB_ERR_IO);
+    assert_non_null(strstr(qb_last_error(), "missing.ini"));
+    qb_spec_free(&s);
+    qb_test_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_and_resolve),
+        cmocka_unit_test(test_errors_name_file_and_line),
+        cmocka_unit_test(test_overrides_and_all),
+        cmocka_unit_test(test_default_spec_and_files),
+    };
+    qb_test_apply_filter();
+    return cmocka_run_group_tests_name("spec", tests, NULL, NULL);
+}
