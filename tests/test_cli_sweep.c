@@ -1,0 +1,65 @@
+/* The harness commands through the qbench binary: bad input gives a message
+ * naming the file, line or flag and exit status 2; topo and counters report
+ * what they see. */
+#include "qb_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs qbench; checks the exit status and that the output holds `needle`. */
+static void expect(int want_rc, const char *needle, const char *fmt, const char *arg)
+{
+    char *out = NULL;
+    int rc = qb_test_run_qbench(&out, fmt, arg);
+    if (rc != want_rc || !out || !strstr(out, needle))
+        fail_msg("qbench %s: exit %d (want %d), output:\n%s\nwanted: %s", fmt, rc, want_rc, out ? out : "",
+                 needle);
+    free(out);
+}
+
+static void test_bad_input_exits_2(void **state)
+{
+    (void)state;
+    char *dir = qb_test_tmpdir(), spec[600];
+    snprintf(spec, sizeof spec, "%s/bad.ini", dir);
+    FILE *f = fopen(spec, "w");
+    fputs("[grid]\n# fine so far\nmodelz = mlp\n", f);
+    fclose(f);
+    expect(2, "bad.ini:3: unknown key 'modelz' in [grid]", "sweep --spec '%s'", spec);
+    expect(2, "bad.ini.missing: No such file", "sweep --spec '%s.missing'", spec);
+    expect(2, "unknown flag '--nope'", "sweep --nope%s", "");
+    expect(2, "--shard: shard 3 of 2 does not exist", "sweep --shard 3/2%s", "");
+    expect(2, "contradict", "sweep --quiet --verbose%s", "");
+    expect(2, "--repetitions: repetitions: expected an integer", "sweep --repetitions many%s", "");
+    expect(2, "--models: models: unknown model 'nosuch'", "sweep --dry-run --models nosuch%s", "");
+    expect(2, "--resume /nonexistent/run: no meta.csv", "sweep --resume /nonexistent/run%s", "");
+    expect(2, "not a valid hwloc synthetic description", "topo --topology 'pack:x'%s", "");
+    expect(2, "give the run folders and -o OUT", "merge%s", "");
+    expect(2, "no meta.csv; not a qbench run folder", "merge '%s' -o /tmp/never-created-qb", dir);
+    qb_test_rmtree(dir);
+    free(dir);
+}
+
+static void test_topo_and_counters(void **state)
+{
+    (void)state;
+    const char *big = "topo --topology 'pack:2 numa:2 core:8 pu:2'%s";
+    expect(0, "2 packages, 4 numa, 0 l3, 32 cores, 64 pus", big, "");
+    expect(0, "numa:3", big, "");
+    expect(0, "cores:4:scatter      4 threads  PUs 0-1,16-17,32-33,48-49", big, "");
+    expect(0, "planning only", big, "");
+    expect(0, "placements (default", "topo%s", "");
+    expect(0, "sde:::qbench::macs           counted", "counters%s", "");
+    expect(0, "not counted: ", "counters --events PAPI_TOT_CYC,nosuch::EV%s", "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_input_exits_2),
+        cmocka_unit_test(test_topo_and_counters),
+    };
+    qb_test_apply_filter();
+    return cmocka_run_group_tests_name("cli_sweep", tests, NULL, NULL);
+}
