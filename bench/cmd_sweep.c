@@ -58,7 +58,7 @@ static qb_status load_spec(const sweep_flags *f, qb_spec *spec)
         char *mp;
         if (asprintf(&mp, "%s/meta.csv", f->resume) < 0) return qb_error(QB_ERR_NOMEM, "out of memory");
         qb_meta meta;
-        s = access(mp, R_OK) == 0 ? qb_meta_read(mp, &meta)
+        s = access(mp, R_OK) == 0 ? qb_runmeta_read(mp, &meta)
                                   : qb_error(QB_ERR_ARG, "--resume %s: no meta.csv there; not a qbench "
                                              "run folder", f->resume);
         if (s == QB_OK) {

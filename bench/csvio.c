@@ -97,7 +97,7 @@ qb_status qb_csv_line_status(const qb_csv_line *l)
 /* ---- reading ---- */
 
 typedef struct {
-    qb_csv_table *t;
+    qb_csv_records *t;
     char **fields;
     int nf, capf;
     int records_done; /* records completed while parsing the current chunk */
@@ -128,7 +128,7 @@ static void on_record(int c, void *data)
     (void)c;
     reader *r = data;
     if (r->oom) return;
-    qb_csv_table *t = r->t;
+    qb_csv_records *t = r->t;
     qb_csv_record *rec = realloc(t->rec, ((size_t)t->n + 1) * sizeof *rec);
     if (!rec) { r->oom = 1; return; }
     t->rec = rec;
@@ -163,7 +163,7 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-qb_status qb_csv_read(const char *path, qb_csv_table *t)
+qb_status qb_csv_read_records(const char *path, qb_csv_records *t)
 {
     memset(t, 0, sizeof *t);
     size_t len;
@@ -211,11 +211,11 @@ qb_status qb_csv_read(const char *path, qb_csv_table *t)
         if (t->rec[i].n != t->rec[0].n)
             s = qb_error(QB_ERR_FORMAT, "%s:%d: %d fields where the header has %d", path,
                          t->rec[i].line, t->rec[i].n, t->rec[0].n);
-    if (s != QB_OK) qb_csv_table_free(t);
+    if (s != QB_OK) qb_csv_records_free(t);
     return s;
 }
 
-void qb_csv_table_free(qb_csv_table *t)
+void qb_csv_records_free(qb_csv_records *t)
 {
     for (int i = 0; i < t->n; i++) {
         for (int j = 0; j < t->rec[i].n; j++) free(t->rec[i].f[j]);
@@ -225,7 +225,7 @@ void qb_csv_table_free(qb_csv_table *t)
     memset(t, 0, sizeof *t);
 }
 
-int qb_csv_col(const qb_csv_table *t, const char *name)
+int qb_csv_records_col(const qb_csv_records *t, const char *name)
 {
     if (t->n == 0) return -1;
     for (int j = 0; j < t->rec[0].n; j++)
@@ -233,7 +233,7 @@ int qb_csv_col(const qb_csv_table *t, const char *name)
     return -1;
 }
 
-const char *qb_csv_get(const qb_csv_table *t, int r, int c)
+const char *qb_csv_records_get(const qb_csv_records *t, int r, int c)
 {
     if (r < 0 || r >= t->n || c < 0 || c >= t->rec[r].n) return "";
     return t->rec[r].f[c];

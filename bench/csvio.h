@@ -40,17 +40,17 @@ typedef struct {
     size_t complete_bytes; /* bytes up to the end of the last complete record */
     size_t file_bytes;
     int partial;        /* bytes after the last complete record (cut by a crash) */
-} qb_csv_table;
+} qb_csv_records;
 
 /* Reads a whole file. Malformed CSV or a record whose field count differs
  * from the header's is QB_ERR_FORMAT naming path:line. A partial last
  * record (no final newline) is not an error: it is left out and `partial`
  * is set. A missing file is QB_ERR_IO. */
-qb_status qb_csv_read(const char *path, qb_csv_table *t);
-void qb_csv_table_free(qb_csv_table *t);
+qb_status qb_csv_read_records(const char *path, qb_csv_records *t);
+void qb_csv_records_free(qb_csv_records *t);
 /* Column index of `name` in the header, or -1. */
-int qb_csv_col(const qb_csv_table *t, const char *name);
+int qb_csv_records_col(const qb_csv_records *t, const char *name);
 /* Field of data row r (1-based: rec[r]) in column c, "" if c < 0. */
-const char *qb_csv_get(const qb_csv_table *t, int r, int c);
+const char *qb_csv_records_get(const qb_csv_records *t, int r, int c);
 
 #endif

@@ -58,28 +58,28 @@ static qb_status copy_file(const char *from, const char *to)
 
 /* Speedup of every row against the fp32 row of its model, placement,
  * scenario and batch, across all merged runs. */
-static void recompute_speedups(qb_csv_table *t, int nt)
+static void recompute_speedups(qb_csv_records *t, int nt)
 {
-    const qb_csv_table *h = &t[0];
-    int c_scheme = qb_csv_col(h, "scheme"), c_model = qb_csv_col(h, "model"),
-        c_pl = qb_csv_col(h, "placement"), c_sc = qb_csv_col(h, "scenario"), c_b = qb_csv_col(h, "batch"),
-        c_med = qb_csv_col(h, "latency_ms_median"), c_sp = qb_csv_col(h, "speedup"),
-        c_st = qb_csv_col(h, "status");
+    const qb_csv_records *h = &t[0];
+    int c_scheme = qb_csv_records_col(h, "scheme"), c_model = qb_csv_records_col(h, "model"),
+        c_pl = qb_csv_records_col(h, "placement"), c_sc = qb_csv_records_col(h, "scenario"), c_b = qb_csv_records_col(h, "batch"),
+        c_med = qb_csv_records_col(h, "latency_ms_median"), c_sp = qb_csv_records_col(h, "speedup"),
+        c_st = qb_csv_records_col(h, "status");
     if (c_sp < 0 || c_med < 0) return;
     for (int a = 0; a < nt; a++)
         for (int r = 1; r < t[a].n; r++) {
-            double med = atof(qb_csv_get(&t[a], r, c_med)), base = NAN;
+            double med = atof(qb_csv_records_get(&t[a], r, c_med)), base = NAN;
             for (int b = 0; b < nt && isnan(base); b++)
                 for (int q = 1; q < t[b].n; q++) {
-                    if (strcmp(qb_csv_get(&t[b], q, c_scheme), "fp32") != 0 ||
-                        strcmp(qb_csv_get(&t[b], q, c_st), "ok") != 0)
+                    if (strcmp(qb_csv_records_get(&t[b], q, c_scheme), "fp32") != 0 ||
+                        strcmp(qb_csv_records_get(&t[b], q, c_st), "ok") != 0)
                         continue;
                     int same = 1;
                     const int cols[] = {c_model, c_pl, c_sc, c_b};
                     for (int k = 0; k < 4; k++)
-                        same &= strcmp(qb_csv_get(&t[a], r, cols[k]), qb_csv_get(&t[b], q, cols[k])) == 0;
+                        same &= strcmp(qb_csv_records_get(&t[a], r, cols[k]), qb_csv_records_get(&t[b], q, cols[k])) == 0;
                     if (same) {
-                        base = atof(qb_csv_get(&t[b], q, c_med));
+                        base = atof(qb_csv_records_get(&t[b], q, c_med));
                         break;
                     }
                 }
@@ -107,14 +107,14 @@ static qb_status merge_plain(const char *const *runs, int n, const char *out, co
     int header_done = 0;
     for (int i = 0; i < n && s == QB_OK; i++) {
         char *p = join_path(runs[i], name);
-        qb_csv_table t;
-        s = p ? qb_csv_read(p, &t) : QB_ERR_NOMEM;
+        qb_csv_records t;
+        s = p ? qb_csv_read_records(p, &t) : QB_ERR_NOMEM;
         free(p);
         if (s != QB_OK) break;
         for (int r = header_done; r < t.n && s == QB_OK; r++)
             if (r == 0 || qb_strset_has(cells, t.rec[r].f[0])) s = write_line(f.fp, &l, t.rec[r].f, t.rec[r].n);
         header_done = header_done || t.n > 0;
-        qb_csv_table_free(&t);
+        qb_csv_records_free(&t);
     }
     qb_csv_line_free(&l);
     if (s != QB_OK) {
@@ -128,7 +128,7 @@ qb_status qb_merge_runs(const char *const *runs, int n, const char *out, FILE *l
 {
     if (n < 1) return qb_error(QB_ERR_ARG, "qbench merge: give at least one run folder");
     qb_meta *metas = qb_calloc((size_t)n, sizeof *metas);
-    qb_csv_table *tables = qb_calloc((size_t)n, sizeof *tables);
+    qb_csv_records *tables = qb_calloc((size_t)n, sizeof *tables);
     qb_strset cells = {0};
     qb_csv_line l = {0};
     qb_status s = metas && tables ? QB_OK : QB_ERR_NOMEM;
@@ -136,7 +136,7 @@ qb_status qb_merge_runs(const char *const *runs, int n, const char *out, FILE *l
         char *mp = join_path(runs[i], "meta.csv");
         struct stat st;
         s = !mp ? QB_ERR_NOMEM
-            : stat(mp, &st) == 0 ? qb_meta_read(mp, &metas[i])
+            : stat(mp, &st) == 0 ? qb_runmeta_read(mp, &metas[i])
                                  : qb_error(QB_ERR_ARG, "%s: no meta.csv; not a qbench run folder", runs[i]);
         free(mp);
         if (s != QB_OK) break;
@@ -155,7 +155,7 @@ qb_status qb_merge_runs(const char *const *runs, int n, const char *out, FILE *l
             fprintf(log, "qbench merge: note: %s was built from commit %s, %s from %s\n", runs[0], ga,
                     runs[i], gb);
         char *rp = join_path(runs[i], "results.csv");
-        s = rp ? qb_csv_read(rp, &tables[i]) : QB_ERR_NOMEM;
+        s = rp ? qb_csv_read_records(rp, &tables[i]) : QB_ERR_NOMEM;
         if (s == QB_OK && tables[i].partial)
             s = qb_error(QB_ERR_ARG, "%s: ends in an unfinished row (the sweep was killed); run "
                          "`qbench sweep --resume %s` first", rp, runs[i]);
@@ -209,12 +209,12 @@ qb_status qb_merge_runs(const char *const *runs, int n, const char *out, FILE *l
         if (s == QB_OK) s = qb_meta_set(&metas[0], "merged_from", list);
         free(list);
         char *mp = join_path(out, "meta.csv");
-        if (s == QB_OK) s = mp ? qb_meta_write(&metas[0], mp) : QB_ERR_NOMEM;
+        if (s == QB_OK) s = mp ? qb_runmeta_write(&metas[0], mp) : QB_ERR_NOMEM;
         free(mp);
     }
     for (int i = 0; i < n; i++) {
         if (metas) qb_meta_free(&metas[i]);
-        if (tables) qb_csv_table_free(&tables[i]);
+        if (tables) qb_csv_records_free(&tables[i]);
     }
     free(metas);
     free(tables);

@@ -13,48 +13,6 @@
 #include "safefile.h"
 #include "version.h"
 
-qb_status qb_meta_set(qb_meta *m, const char *key, const char *value)
-{
-    char *v = strdup(value ? value : "");
-    if (!v) return qb_error(QB_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < m->n; i++)
-        if (strcmp(m->kv[i].key, key) == 0) {
-            free(m->kv[i].value);
-            m->kv[i].value = v;
-            return QB_OK;
-        }
-    qb_kv *kv = realloc(m->kv, ((size_t)m->n + 1) * sizeof *kv);
-    char *k = strdup(key);
-    if (!kv || !k) {
-        free(v);
-        free(k);
-        if (kv) m->kv = kv;
-        return qb_error(QB_ERR_NOMEM, "out of memory");
-    }
-    m->kv = kv;
-    m->kv[m->n].key = k;
-    m->kv[m->n].value = v;
-    m->n++;
-    return QB_OK;
-}
-
-const char *qb_meta_get(const qb_meta *m, const char *key)
-{
-    for (int i = 0; i < m->n; i++)
-        if (strcmp(m->kv[i].key, key) == 0) return m->kv[i].value;
-    return NULL;
-}
-
-void qb_meta_free(qb_meta *m)
-{
-    for (int i = 0; i < m->n; i++) {
-        free(m->kv[i].key);
-        free(m->kv[i].value);
-    }
-    free(m->kv);
-    memset(m, 0, sizeof *m);
-}
-
 /* "model name" and the SIMD flags qbench's kernels care about. */
 static void cpu_info(char *model, size_t mlen, char *flags, size_t flen)
 {
@@ -93,7 +51,7 @@ static void cpu_info(char *model, size_t mlen, char *flags, size_t flen)
     fclose(f);
 }
 
-qb_status qb_meta_collect(qb_meta *m, const qb_spec *spec, const char *shard, const qb_topo *topo,
+qb_status qb_runmeta_collect(qb_meta *m, const qb_spec *spec, const char *shard, const qb_topo *topo,
                           const qb_workload_set *models)
 {
     memset(m, 0, sizeof *m);
@@ -149,7 +107,7 @@ qb_status qb_meta_collect(qb_meta *m, const qb_spec *spec, const char *shard, co
     return s;
 }
 
-qb_status qb_meta_write(const qb_meta *m, const char *path)
+qb_status qb_runmeta_write(const qb_meta *m, const char *path)
 {
     qb_safefile f;
     qb_status s = qb_safefile_open(&f, path);
@@ -161,8 +119,8 @@ qb_status qb_meta_write(const qb_meta *m, const char *path)
     fwrite(l.buf, 1, l.len, f.fp);
     for (int i = 0; i < m->n; i++) {
         qb_csv_line_reset(&l);
-        qb_csv_str(&l, m->kv[i].key);
-        qb_csv_str(&l, m->kv[i].value);
+        qb_csv_str(&l, m->keys[i]);
+        qb_csv_str(&l, m->values[i]);
         qb_csv_end(&l);
         if (l.failed) break;
         fwrite(l.buf, 1, l.len, f.fp);
@@ -176,18 +134,18 @@ qb_status qb_meta_write(const qb_meta *m, const char *path)
     return qb_safefile_commit(&f);
 }
 
-qb_status qb_meta_read(const char *path, qb_meta *m)
+qb_status qb_runmeta_read(const char *path, qb_meta *m)
 {
     memset(m, 0, sizeof *m);
-    qb_csv_table t;
-    qb_status s = qb_csv_read(path, &t);
+    qb_csv_records t;
+    qb_status s = qb_csv_read_records(path, &t);
     if (s != QB_OK) return s;
     if (t.n < 1 || t.rec[0].n != 2 || strcmp(t.rec[0].f[0], "key") != 0) {
-        qb_csv_table_free(&t);
+        qb_csv_records_free(&t);
         return qb_error(QB_ERR_FORMAT, "%s:1: expected the header 'key,value'", path);
     }
     for (int i = 1; i < t.n && s == QB_OK; i++) s = qb_meta_set(m, t.rec[i].f[0], t.rec[i].f[1]);
-    qb_csv_table_free(&t);
+    qb_csv_records_free(&t);
     const char *sv = s == QB_OK ? qb_meta_get(m, "schema_version") : NULL;
     if (s == QB_OK && (!sv || atoi(sv) < 1))
         s = qb_error(QB_ERR_FORMAT, "%s: no schema_version; is this a qbench run folder?", path);

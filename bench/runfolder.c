@@ -167,7 +167,7 @@ qb_status qb_run_create(qb_run *run, const char *parent, const qb_meta *meta, co
     /* meta.csv last: its presence marks a complete, resumable folder */
     if (s == QB_OK) {
         char *mp = path_join(run->dir, "meta.csv");
-        s = mp ? qb_meta_write(meta, mp) : qb_error(QB_ERR_NOMEM, "out of memory");
+        s = mp ? qb_runmeta_write(meta, mp) : qb_error(QB_ERR_NOMEM, "out of memory");
         free(mp);
     }
     if (s == QB_OK) s = open_appends(run);
@@ -179,7 +179,7 @@ qb_status qb_run_create(qb_run *run, const char *parent, const qb_meta *meta, co
 
 /* Rewrites `file` keeping the header and the records whose first field is a
  * finished cell (and each (cell, key) once), when anything must go. */
-static qb_status repair_plain(qb_run *run, int file, const qb_csv_table *results)
+static qb_status repair_plain(qb_run *run, int file, const qb_csv_records *results)
 {
     char *path = path_join(run->dir, file_names[file]);
     if (!path) return qb_error(QB_ERR_NOMEM, "out of memory");
@@ -192,8 +192,8 @@ static qb_status repair_plain(qb_run *run, int file, const qb_csv_table *results
         free(path);
         return s;
     }
-    qb_csv_table t;
-    s = qb_csv_read(path, &t);
+    qb_csv_records t;
+    s = qb_csv_read_records(path, &t);
     if (s != QB_OK) {
         free(path);
         return qb_error_context(s, "--resume %s", run->dir);
@@ -230,13 +230,13 @@ static qb_status repair_plain(qb_run *run, int file, const qb_csv_table *results
     }
     free(keep);
     qb_csv_line_free(&l);
-    qb_csv_table_free(&t);
+    qb_csv_records_free(&t);
     free(path);
     return s;
 }
 
 qb_status qb_run_open(qb_run *run, const char *dir, const char *spec_hash, const char *shard,
-                      const char *results_header, qb_csv_table *results)
+                      const char *results_header, qb_csv_records *results)
 {
     run_init(run);
     memset(results, 0, sizeof *results);
@@ -248,7 +248,7 @@ qb_status qb_run_open(qb_run *run, const char *dir, const char *spec_hash, const
         return qb_error(QB_ERR_ARG, "--resume %s: no such run folder", dir);
     }
     qb_meta meta;
-    qb_status s = stat(mp, &st) == 0 ? qb_meta_read(mp, &meta)
+    qb_status s = stat(mp, &st) == 0 ? qb_runmeta_read(mp, &meta)
                                      : qb_error(QB_ERR_ARG, "--resume %s: no meta.csv there; not a "
                                                 "qbench run folder (or one killed before it started)", dir);
     free(mp);
@@ -275,7 +275,7 @@ qb_status qb_run_open(qb_run *run, const char *dir, const char *spec_hash, const
     if (stat(rp, &st) != 0) {
         s = write_whole(dir, file_names[QB_RUN_RESULTS], results_header);
     }
-    if (s == QB_OK) s = qb_csv_read(rp, results);
+    if (s == QB_OK) s = qb_csv_read_records(rp, results);
     if (s == QB_OK && (results->n < 1 || strlen(results_header) == 0)) {
         s = qb_error(QB_ERR_FORMAT, "--resume %s: results.csv has no header", dir);
     } else if (s == QB_OK) {
@@ -295,7 +295,7 @@ qb_status qb_run_open(qb_run *run, const char *dir, const char *spec_hash, const
     if (s == QB_OK) s = open_appends(run);
     if (s == QB_OK) return QB_OK;
 fail:
-    qb_csv_table_free(results);
+    qb_csv_records_free(results);
     qb_run_close(run);
     return s;
 }

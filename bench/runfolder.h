@@ -40,7 +40,7 @@ qb_status qb_run_create(qb_run *run, const char *parent, const qb_meta *meta, co
  * meta.csv has another spec_hash or shard; repairs the CSV files; returns
  * the results table (caller frees) so the caller can skip finished cells. */
 qb_status qb_run_open(qb_run *run, const char *dir, const char *spec_hash, const char *shard,
-                      const char *results_header, qb_csv_table *results);
+                      const char *results_header, qb_csv_records *results);
 
 /* Appends bytes to one file in one write and fsyncs it. */
 qb_status qb_run_append(qb_run *run, int file, const char *data, size_t len);

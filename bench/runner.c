@@ -198,7 +198,7 @@ qb_status qb_sweep_run(const qb_sweep_opts *o, qb_sweep_summary *sum)
     qb_results_header(&header, events);
     qb_status s = qb_csv_line_status(&header);
     qb_run run;
-    qb_csv_table done_rows = {0};
+    qb_csv_records done_rows = {0};
     qb_strset done = {0};
     baselines base = {0};
     qb_group_cache *groups = NULL;
@@ -207,7 +207,7 @@ qb_status qb_sweep_run(const qb_sweep_opts *o, qb_sweep_summary *sum)
         s = qb_run_open(&run, o->resume_dir, hash, shard, header.buf, &done_rows);
     } else {
         qb_meta meta;
-        s = qb_meta_collect(&meta, o->spec, shard, o->topo, o->models);
+        s = qb_runmeta_collect(&meta, o->spec, shard, o->topo, o->models);
         if (s == QB_OK) s = qb_run_create(&run, o->out_parent, &meta, o->topo, header.buf);
         qb_meta_free(&meta);
     }
@@ -215,17 +215,17 @@ qb_status qb_sweep_run(const qb_sweep_opts *o, qb_sweep_summary *sum)
     snprintf(sum->run_dir, sizeof sum->run_dir, "%s", run.dir);
 
     /* What --resume found: finished cells and fp32 baselines. */
-    int c_id = qb_csv_col(&done_rows, "cell_id"), c_scheme = qb_csv_col(&done_rows, "scheme"),
-        c_model = qb_csv_col(&done_rows, "model"), c_pl = qb_csv_col(&done_rows, "placement"),
-        c_sc = qb_csv_col(&done_rows, "scenario"), c_batch = qb_csv_col(&done_rows, "batch"),
-        c_med = qb_csv_col(&done_rows, "latency_ms_median");
+    int c_id = qb_csv_records_col(&done_rows, "cell_id"), c_scheme = qb_csv_records_col(&done_rows, "scheme"),
+        c_model = qb_csv_records_col(&done_rows, "model"), c_pl = qb_csv_records_col(&done_rows, "placement"),
+        c_sc = qb_csv_records_col(&done_rows, "scenario"), c_batch = qb_csv_records_col(&done_rows, "batch"),
+        c_med = qb_csv_records_col(&done_rows, "latency_ms_median");
     for (int r = 1; r < done_rows.n && s == QB_OK; r++) {
-        s = qb_strset_add(&done, qb_csv_get(&done_rows, r, c_id), NULL);
-        if (strcmp(qb_csv_get(&done_rows, r, c_scheme), "fp32") == 0) {
+        s = qb_strset_add(&done, qb_csv_records_get(&done_rows, r, c_id), NULL);
+        if (strcmp(qb_csv_records_get(&done_rows, r, c_scheme), "fp32") == 0) {
             char key[200];
-            baseline_key(key, sizeof key, qb_csv_get(&done_rows, r, c_model), qb_csv_get(&done_rows, r, c_pl),
-                         qb_csv_get(&done_rows, r, c_sc), qb_csv_get(&done_rows, r, c_batch));
-            baseline_put(&base, key, atof(qb_csv_get(&done_rows, r, c_med)));
+            baseline_key(key, sizeof key, qb_csv_records_get(&done_rows, r, c_model), qb_csv_records_get(&done_rows, r, c_pl),
+                         qb_csv_records_get(&done_rows, r, c_sc), qb_csv_records_get(&done_rows, r, c_batch));
+            baseline_put(&base, key, atof(qb_csv_records_get(&done_rows, r, c_med)));
         }
     }
     groups = qb_calloc((size_t)o->grid->n_groups + 1, sizeof *groups);
@@ -274,7 +274,7 @@ out:
     free(groups);
     free(base.v);
     qb_strset_free(&done);
-    qb_csv_table_free(&done_rows);
+    qb_csv_records_free(&done_rows);
     qb_csv_line_free(&header);
     sum->seconds = qb_now() - t_start;
     return s;

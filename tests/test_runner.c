@@ -53,27 +53,27 @@ static qb_status sweep(sweep_setup *s, const char *out, const char *resume, int 
     return qb_sweep_run(&o, sum);
 }
 
-static void read_csv(const char *dir, const char *name, qb_csv_table *t)
+static void read_csv(const char *dir, const char *name, qb_csv_records *t)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (qb_csv_read(path, t) != QB_OK) fail_msg("%s", qb_last_error());
+    if (qb_csv_read_records(path, t) != QB_OK) fail_msg("%s", qb_last_error());
 }
 
 /* The row of results.csv whose `col` equals `value` (first), or -1. */
-static int find_row(const qb_csv_table *t, const char *col, const char *value)
+static int find_row(const qb_csv_records *t, const char *col, const char *value)
 {
-    int c = qb_csv_col(t, col);
+    int c = qb_csv_records_col(t, col);
     for (int r = 1; r < t->n; r++)
-        if (strcmp(qb_csv_get(t, r, c), value) == 0) return r;
+        if (strcmp(qb_csv_records_get(t, r, c), value) == 0) return r;
     return -1;
 }
 
-static const char *get(const qb_csv_table *t, int r, const char *col)
+static const char *get(const qb_csv_records *t, int r, const char *col)
 {
-    int c = qb_csv_col(t, col);
+    int c = qb_csv_records_col(t, col);
     if (c < 0) fail_msg("no column %s", col);
-    return qb_csv_get(t, r, c);
+    return qb_csv_records_get(t, r, c);
 }
 
 static void test_isolation_of_crashes_and_hangs(void **state)
@@ -149,15 +149,15 @@ static void test_sweep_writes_the_run_folder(void **state)
     target[n] = '\0';
     assert_non_null(strstr(sum.run_dir, target));
 
-    qb_csv_table r, smp, oc;
+    qb_csv_records r, smp, oc;
     read_csv(sum.run_dir, "results.csv", &r);
     assert_int_equal(r.n, 21);
     assert_false(r.partial);
     assert_string_equal(r.rec[0].f[0], "cell_id");
-    int ctr = qb_csv_col(&r, "ctr:sde:::qbench::macs");
-    assert_true(ctr > qb_csv_col(&r, "counter_status"));
-    assert_int_equal(qb_csv_col(&r, "ctr:sde:::qbench::macs/inf"), ctr + 1);
-    assert_int_equal(qb_csv_col(&r, "ipc"), ctr + 4);
+    int ctr = qb_csv_records_col(&r, "ctr:sde:::qbench::macs");
+    assert_true(ctr > qb_csv_records_col(&r, "counter_status"));
+    assert_int_equal(qb_csv_records_col(&r, "ctr:sde:::qbench::macs/inf"), ctr + 1);
+    assert_int_equal(qb_csv_records_col(&r, "ipc"), ctr + 4);
     for (int i = 0; i < s.grid.n; i++) {
         const qb_cell *c = &s.grid.cells[i];
         int row = find_row(&r, "cell_id", c->id);
@@ -218,7 +218,7 @@ static void test_sweep_writes_the_run_folder(void **state)
     char mp[4200];
     snprintf(mp, sizeof mp, "%s/meta.csv", sum.run_dir);
     qb_meta m;
-    assert_int_equal(qb_meta_read(mp, &m), QB_OK);
+    assert_int_equal(qb_runmeta_read(mp, &m), QB_OK);
     const char *keys[] = {"schema_version", "qbench_version", "git_commit", "date", "host", "cpu_model",
                           "cpu_flags", "compiler", "cflags", "kernel", "hwloc_version", "topology",
                           "papi_version", "papi_components", "events", "blas", "backend", "spec_hash",
@@ -237,9 +237,9 @@ static void test_sweep_writes_the_run_folder(void **state)
     assert_int_equal(qb_topo_n_cores(x), qb_topo_n_cores(s.topo));
     qb_topo_free(x);
 
-    qb_csv_table_free(&r);
-    qb_csv_table_free(&smp);
-    qb_csv_table_free(&oc);
+    qb_csv_records_free(&r);
+    qb_csv_records_free(&smp);
+    qb_csv_records_free(&oc);
     teardown(&s);
     qb_test_rmtree(dir);
     free(dir);
@@ -254,7 +254,7 @@ static const char *resume_spec =
  * consistent samples and outcomes. */
 static void expect_complete(const sweep_setup *s, const char *run)
 {
-    qb_csv_table r, smp, oc;
+    qb_csv_records r, smp, oc;
     read_csv(run, "results.csv", &r);
     read_csv(run, "samples.csv", &smp);
     read_csv(run, "outcomes.csv", &oc);
@@ -278,9 +278,9 @@ static void expect_complete(const sweep_setup *s, const char *run)
     assert_int_equal(oc.n - 1, s->grid.n);
     for (int k = 1; k < smp.n; k++) assert_true(qb_strset_has(&ids, smp.rec[k].f[0]));
     qb_strset_free(&ids);
-    qb_csv_table_free(&r);
-    qb_csv_table_free(&smp);
-    qb_csv_table_free(&oc);
+    qb_csv_records_free(&r);
+    qb_csv_records_free(&smp);
+    qb_csv_records_free(&oc);
 }
 
 /* Starts a sweep in a child process (a new run, or resuming `resume`). */
@@ -310,9 +310,9 @@ static void expect_parses(const char *run)
         snprintf(path, sizeof path, "%s/%s", run, files[i]);
         struct stat st;
         if (stat(path, &st) != 0) continue;
-        qb_csv_table t;
-        if (qb_csv_read(path, &t) != QB_OK) fail_msg("after SIGKILL: %s", qb_last_error());
-        qb_csv_table_free(&t);
+        qb_csv_records t;
+        if (qb_csv_read_records(path, &t) != QB_OK) fail_msg("after SIGKILL: %s", qb_last_error());
+        qb_csv_records_free(&t);
     }
 }
 
@@ -349,10 +349,10 @@ static void test_sigkill_at_many_points_then_resume(void **state)
             expect_parses(run);
             char rp[4300];
             snprintf(rp, sizeof rp, "%s/results.csv", run);
-            qb_csv_table t;
-            if (qb_csv_read(rp, &t) == QB_OK) {
+            qb_csv_records t;
+            if (qb_csv_read_records(rp, &t) == QB_OK) {
                 if (WIFSIGNALED(status) && t.n - 1 < s.grid.n) killed_with_work_left++;
-                qb_csv_table_free(&t);
+                qb_csv_records_free(&t);
             }
         } else {
             waitpid(pid, &status, 0);
@@ -411,11 +411,11 @@ static void test_resume_repairs_cut_rows(void **state)
     size_t keep = (size_t)(last - text) + 1 + 20; /* 20 bytes into the last row */
     assert_int_equal(truncate(path, (off_t)keep), 0);
     free(text);
-    qb_csv_table cut;
+    qb_csv_records cut;
     read_csv(run, "results.csv", &cut);
     assert_true(cut.partial);
     assert_int_equal(cut.n - 1, s.grid.n - 1);
-    qb_csv_table_free(&cut);
+    qb_csv_records_free(&cut);
     snprintf(path, sizeof path, "%s/samples.csv", run);
     append(path, "00000000deadbeef,0,1.5\n00000000deadbeef,1,1.6\n0000000000000001,0,2.");
     snprintf(path, sizeof path, "%s/outcomes.csv", run);
@@ -495,24 +495,24 @@ static void test_merge_shards(void **state)
         snprintf(dirs[i], 4096, "%s", sum.run_dir);
     }
     /* cell 3 (w8 throughput) has its baseline (cell 1) in another shard */
-    qb_csv_table ta;
+    qb_csv_records ta;
     read_csv(a, "results.csv", &ta);
     int row = find_row(&ta, "cell_id", s.grid.cells[3].id);
     assert_true(row > 0);
     assert_string_equal(get(&ta, row, "speedup"), "");
-    qb_csv_table_free(&ta);
+    qb_csv_records_free(&ta);
 
     const char *runs[] = {a, b, c};
     assert_int_equal(qb_merge_runs(runs, 3, out, NULL), QB_OK);
     expect_complete(&s, out);
-    qb_csv_table m;
+    qb_csv_records m;
     read_csv(out, "results.csv", &m);
     for (int r = 1; r < m.n; r++) assert_string_not_equal(get(&m, r, "speedup"), "");
-    qb_csv_table_free(&m);
+    qb_csv_records_free(&m);
     char mp[800];
     snprintf(mp, sizeof mp, "%s/meta.csv", out);
     qb_meta meta;
-    assert_int_equal(qb_meta_read(mp, &meta), QB_OK);
+    assert_int_equal(qb_runmeta_read(mp, &meta), QB_OK);
     assert_string_equal(qb_meta_get(&meta, "shard"), "");
     assert_non_null(strstr(qb_meta_get(&meta, "merged_from"), a));
     qb_meta_free(&meta);
@@ -566,7 +566,7 @@ static void test_csv_round_trip(void **state)
     assert_string_equal(l.buf, ",0.1,,-3\n");
     fwrite(l.buf, 1, l.len, f);
     fclose(f);
-    qb_csv_table t;
+    qb_csv_records t;
     read_csv(dir, "t.csv", &t);
     assert_int_equal(t.n, 4);
     assert_false(t.partial);
@@ -574,19 +574,19 @@ static void test_csv_round_trip(void **state)
         for (int c = 0; c < 4; c++) assert_string_equal(t.rec[r].f[c], fields[r][c]);
     assert_int_equal(t.rec[2].line, 4);
     assert_int_equal(t.rec[3].line, 6); /* the quoted newlines count */
-    qb_csv_table_free(&t);
+    qb_csv_records_free(&t);
     /* a record cut inside a quoted field is partial, not an error */
     append(path, "x,\"cut\nin the middle");
     read_csv(dir, "t.csv", &t);
     assert_int_equal(t.n, 4);
     assert_true(t.partial);
     assert_true(t.complete_bytes < t.file_bytes);
-    qb_csv_table_free(&t);
+    qb_csv_records_free(&t);
     /* a wrong field count names file:line */
     snprintf(path, sizeof path, "%s/bad.csv", dir);
     append(path, "a,b\n1,2\n3\n");
-    qb_csv_table bad;
-    assert_int_equal(qb_csv_read(path, &bad), QB_ERR_FORMAT);
+    qb_csv_records bad;
+    assert_int_equal(qb_csv_read_records(path, &bad), QB_ERR_FORMAT);
     assert_non_null(strstr(qb_last_error(), "bad.csv:3: 1 fields where the header has 2"));
     qb_csv_line_free(&l);
     qb_test_rmtree(dir);
