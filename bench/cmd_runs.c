@@ -87,11 +87,8 @@ int qb_cmd_pair_setup(const char *cmd, const char *synopsis, qb_metric default_m
         s = qb_error(QB_ERR_ARG, "qbench %s --max-drop: %g must be 0 or more (accuracy points)",
                      cmd, p->opts.max_drop);
     if (s != QB_OK) return qb_cmd_fail(cmd, s);
-    if ((rc = qb_cmd_load_run(cmd, pos[0], &p->base)) >= 0) return rc;
-    if ((rc = qb_cmd_load_run(cmd, pos[1], &p->cur)) >= 0) {
-        qb_run_free(&p->base);
-        return rc;
-    }
+    if ((s = qb_run_load_pair(pos[0], &p->base, pos[1], &p->cur)) != QB_OK)
+        return qb_cmd_fail(cmd, s);
     if (!p->out_dir) p->out_dir = p->cur.dir;
     if ((s = qb_diff_compatible(&p->base, &p->cur, allow)) != QB_OK) {
         qb_cmd_pair_free(p);

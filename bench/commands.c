@@ -16,6 +16,8 @@ const qb_command qb_commands[] = {
     {"topo", qb_cmd_topo, "print the hwloc topology and the placements a sweep would use"},
     {"counters", qb_cmd_counters, "list the PAPI events that can be counted here, and why not"},
     {"merge", qb_cmd_merge, "join the shard run folders of one sweep"},
+    {"history", qb_cmd_history, "a metric of chosen cells across runs, steps flagged"},
+    {"bench-reports", qb_cmd_bench_reports, "benchmark: compare and check on two 100,000-cell runs"},
 };
 const int qb_n_commands = (int)(sizeof qb_commands / sizeof qb_commands[0]);
 

@@ -30,5 +30,7 @@ int qb_cmd_sweep(int argc, char **argv);
 int qb_cmd_topo(int argc, char **argv);
 int qb_cmd_counters(int argc, char **argv);
 int qb_cmd_merge(int argc, char **argv);
+int qb_cmd_history(int argc, char **argv);
+int qb_cmd_bench_reports(int argc, char **argv);
 
 #endif

@@ -10,18 +10,31 @@
 #include "report.h"
 #include "view.h"
 
-/* Points of `run` on the model's reference placement, as one data block. */
-static size_t write_points(FILE *f, const qb_run *run, const qb_model_ref *m, const char *title)
+/* Beyond this many points a plot shows an even sample: more cannot be told
+ * apart, and gnuplot's time grows with them. */
+#define MAX_POINTS 2000
+
+static int plotted(const qb_result *r, const qb_model_ref *m)
 {
+    return qb_result_ok(r) && strcmp(r->model, m->model) == 0 &&
+           strcmp(r->placement, m->placement) == 0 && strcmp(r->scenario, m->scenario) == 0 &&
+           !isnan(r->latency_ms_median) && !isnan(r->accuracy);
+}
+
+/* Points of `run` on the model's reference placement, as one data block;
+ * sets *sampled when only every k-th point was written. */
+static size_t write_points(FILE *f, const qb_run *run, const qb_model_ref *m, const char *title,
+                           int *sampled)
+{
+    size_t total = 0, n = 0, k = 0;
+    for (size_t i = 0; i < run->n_results; i++) total += plotted(&run->results[i], m);
+    size_t step = (total + MAX_POINTS - 1) / MAX_POINTS;
+    if (step > 1) *sampled = 1;
     qb_plot_quote(f, title);
     fputc('\n', f);
-    size_t n = 0;
     for (size_t i = 0; i < run->n_results; i++) {
         const qb_result *r = &run->results[i];
-        if (!qb_result_ok(r) || strcmp(r->model, m->model) != 0 ||
-            strcmp(r->placement, m->placement) != 0 || strcmp(r->scenario, m->scenario) != 0 ||
-            isnan(r->latency_ms_median) || isnan(r->accuracy))
-            continue;
+        if (!plotted(r, m) || k++ % (step ? step : 1)) continue;
         fprintf(f, "%.6g %.6g\n", r->latency_ms_median, r->accuracy);
         n++;
     }
@@ -42,6 +55,7 @@ static qb_status overlay(const qb_run *base, const qb_run *cur, const char *dir,
     }
     FILE *f = qb_plot_data(&p);
     qb_panels pan = {0};
+    int sampled = 0;
     char tb[300], tc[300];
     snprintf(tb, sizeof tb, "baseline %s", qb_report_name(base->dir));
     snprintf(tc, sizeof tc, "current %s", qb_report_name(cur->dir));
@@ -57,9 +71,9 @@ static qb_status overlay(const qb_run *base, const qb_run *cur, const char *dir,
             break;
         }
         if (pan.npanels) fputs("\n\n", mem);
-        size_t nb = write_points(mem, base, &m[k], tb);
+        size_t nb = write_points(mem, base, &m[k], tb, &sampled);
         fputs("\n\n", mem);
-        size_t nc = write_points(mem, cur, &m[k], tc);
+        size_t nc = write_points(mem, cur, &m[k], tc, &sampled);
         fclose(mem);
         if (nb && nc) {
             fwrite(buf, 1, len, f);
@@ -79,8 +93,12 @@ static qb_status overlay(const qb_run *base, const qb_run *cur, const char *dir,
     qb_plot_set(&p, "WIDTH", "%d", qb_panels_width(pan.npanels));
     if ((s = qb_plot_finish(&p)) == QB_OK)
         qb_plot_list_add(out, "compare_pareto",
-                         "Both runs overlaid: accuracy against latency on each model's reference "
-                         "placement (baseline hollow grey, current filled red).");
+                         sampled ? "Both runs overlaid: accuracy against latency on each model's "
+                                   "reference placement (baseline hollow grey, current filled "
+                                   "red); an even sample of the cells, as there are many."
+                                 : "Both runs overlaid: accuracy against latency on each model's "
+                                   "reference placement (baseline hollow grey, current filled "
+                                   "red).");
     return s;
 }
 
@@ -111,6 +129,13 @@ static qb_status changes(const qb_diff *d, const char *dir, qb_plot_list *out)
         return s;
     }
     FILE *f = qb_plot_data(&p);
+    /* Every changed cell is drawn; unchanged ones are sampled evenly when
+     * there are too many to tell apart. */
+    size_t changed = 0;
+    for (size_t i = 0; i < n; i++) changed += pts[i].v != QB_UNCHANGED;
+    size_t room = changed < MAX_POINTS ? 2 * MAX_POINTS - changed : MAX_POINTS;
+    size_t step = (n - changed + room - 1) / room;
+    if (step < 1) step = 1;
     static const qb_verdict order[] = {QB_REGRESSED, QB_IMPROVED, QB_UNCHANGED};
     static const char *const color[] = {"#c0392b", "#27ae60", "#95a5a6"};
     char series[64] = "", colors[128] = "";
@@ -121,8 +146,10 @@ static qb_status changes(const qb_diff *d, const char *dir, qb_plot_list *out)
         if (!count) continue;
         if (block) fputs("\n\n", f);
         fprintf(f, "\"%s\"\n", qb_verdict_name(order[v]));
+        size_t seen = 0;
         for (size_t i = 0; i < n; i++)
-            if (pts[i].v == order[v]) fprintf(f, "%zu %.6g\n", i + 1, pts[i].change);
+            if (pts[i].v == order[v] && (order[v] != QB_UNCHANGED || seen++ % step == 0))
+                fprintf(f, "%zu %.6g\n", i + 1, pts[i].change);
         size_t ls = strlen(series), lc = strlen(colors);
         snprintf(series + ls, sizeof series - ls, "%s%d", ls ? " " : "", block);
         snprintf(colors + lc, sizeof colors - lc, "%s%s", lc ? " " : "", color[v]);
@@ -139,8 +166,12 @@ static qb_status changes(const qb_diff *d, const char *dir, qb_plot_list *out)
                                          : "latency change (%)");
     if ((s = qb_plot_finish(&p)) == QB_OK)
         qb_plot_list_add(out, "compare_change",
-                         "Every compared cell's change by the metric, sorted (positive is "
-                         "slower), coloured by verdict; dashed lines are the threshold.");
+                         step > 1 ? "Every compared cell's change by the metric, sorted (positive "
+                                    "is slower), coloured by verdict (unchanged cells sampled "
+                                    "evenly, as there are many); dashed lines are the threshold."
+                                  : "Every compared cell's change by the metric, sorted (positive "
+                                    "is slower), coloured by verdict; dashed lines are the "
+                                    "threshold.");
     return s;
 }
 

@@ -165,30 +165,34 @@ int qb_gnuplot_find(char *path, size_t len)
     return found;
 }
 
-/* Runs gnuplot once in `dir`; stderr appended to the log. Returns the exit
- * status, or -1 if it could not be started. */
-static int run_gnuplot(const char *gnuplot, const char *dir, const char *name, const char *fmt,
-                       const char *out)
+/* Starts gnuplot on NAME.gp in `dir` for one format; stderr is appended to
+ * the log. Returns the child's pid, or -1. */
+static pid_t spawn_gnuplot(const char *gnuplot, const char *dir, const char *name,
+                           const char *fmt, const char *out)
 {
     char expr[1100], script[512], log[512];
     snprintf(expr, sizeof expr, "fmt='%s'; out='%s'", fmt, out);
     snprintf(script, sizeof script, "%s.gp", name);
     snprintf(log, sizeof log, "%s.log", name);
     pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        if (chdir(dir) != 0) _exit(126);
-        int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 1);
-        }
-        if (logfd >= 0) dup2(logfd, 2);
-        execl(gnuplot, "gnuplot", "-e", expr, script, (char *)NULL);
-        _exit(127);
+    if (pid != 0) return pid;
+    int devnull = open("/dev/null", O_RDWR);
+    if (chdir(dir) != 0) _exit(126);
+    int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
     }
+    if (logfd >= 0) dup2(logfd, 2);
+    execl(gnuplot, "gnuplot", "-e", expr, script, (char *)NULL);
+    _exit(127);
+}
+
+/* Waits for a child; its exit status, or -1 if it did not exit normally. */
+static int wait_child(pid_t pid)
+{
     int status;
+    if (pid < 0) return -1;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -217,28 +221,36 @@ qb_status qb_plot_render(const char *dir, const char *name, char *warning, size_
     char *log = path_join(dir, name, ".log");
     if (!log) return qb_error(QB_ERR_NOMEM, "out of memory");
     unlink(log);
-    qb_status s = QB_OK;
+    /* PNG and SVG render side by side: two gnuplot processes. */
     static const char *const fmts[] = {"png", "svg"};
-    for (size_t i = 0; i < 2 && s == QB_OK; i++) {
-        char tmp[512], final_name[512], *tmp_path, *final_path;
+    char *tmp_path[2] = {NULL, NULL}, *final_path[2] = {NULL, NULL};
+    pid_t pid[2];
+    for (int i = 0; i < 2; i++) {
+        char tmp[512], final_name[512];
         snprintf(tmp, sizeof tmp, ".%s.%s.tmp", name, fmts[i]);
         snprintf(final_name, sizeof final_name, "%s.%s", name, fmts[i]);
-        tmp_path = path_join(dir, tmp, "");
-        final_path = path_join(dir, final_name, "");
-        int rc = tmp_path && final_path ? run_gnuplot(gnuplot, dir, name, fmts[i], tmp) : -1;
-        if (rc != 0) {
+        tmp_path[i] = path_join(dir, tmp, "");
+        final_path[i] = path_join(dir, final_name, "");
+        fflush(NULL); /* the child must not repeat buffered output */
+        pid[i] = tmp_path[i] && final_path[i] ? spawn_gnuplot(gnuplot, dir, name, fmts[i], tmp) : -1;
+    }
+    qb_status s = QB_OK;
+    for (int i = 0; i < 2; i++) {
+        int rc = wait_child(pid[i]);
+        if (rc != 0 && s == QB_OK) {
             char line[256];
             first_line(log, line, sizeof line);
             s = qb_error(QB_ERR_IO, "gnuplot failed on %s/%s.gp (%s)%s%s; see %s", dir, name,
                          rc < 0 ? "could not run it" : "it exited with an error",
                          *line ? ": " : "", line, log);
-            if (tmp_path) unlink(tmp_path);
-        } else if (rename(tmp_path, final_path) != 0) {
-            s = qb_error(QB_ERR_IO, "%s: cannot rename into place (%s)", final_path,
-                         strerror(errno));
         }
-        free(tmp_path);
-        free(final_path);
+        if (rc != 0 && tmp_path[i]) unlink(tmp_path[i]);
+        if (rc == 0 && s == QB_OK && rename(tmp_path[i], final_path[i]) != 0)
+            s = qb_error(QB_ERR_IO, "%s: cannot rename into place (%s)", final_path[i],
+                         strerror(errno));
+        if (rc == 0 && s != QB_OK) unlink(tmp_path[i]);
+        free(tmp_path[i]);
+        free(final_path[i]);
     }
     if (s == QB_OK && warning) first_line(log, warning, wlen);
     free(log);

@@ -84,30 +84,15 @@ static qb_status write_markdown(const qb_diff *d, const qb_run *base, const qb_r
     return qb_doc_close(doc);
 }
 
-static void xml_escape(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\n': fputs("&#10;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
+static void xml_escape(FILE *f, const char *s) { qb_doc_escape(f, s, strlen(s)); }
 
 /* JUnit XML as CI systems read it: one test case per cell, a <failure>
  * for each regression. */
 static qb_status write_junit(const qb_diff *d, const qb_run *base, const qb_run *cur,
                              const char *dir, size_t nreg)
 {
-    char *path;
-    if (asprintf(&path, "%s/check.xml", dir) < 0) return qb_error(QB_ERR_NOMEM, "out of memory");
     qb_safefile sf;
-    qb_status s = qb_safefile_open(&sf, path);
-    free(path);
+    qb_status s = qb_doc_open_file(&sf, dir, "check.xml");
     if (s != QB_OK) return s;
     FILE *f = sf.fp;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

@@ -138,11 +138,8 @@ static void num(FILE *f, double v, int last)
 /* compare.csv: one row per cell, empty when not measured. */
 static qb_status write_csv(const qb_diff *d, const char *dir)
 {
-    char *path;
-    if (asprintf(&path, "%s/compare.csv", dir) < 0) return qb_error(QB_ERR_NOMEM, "out of memory");
     qb_safefile sf;
-    qb_status s = qb_safefile_open(&sf, path);
-    free(path);
+    qb_status s = qb_doc_open_file(&sf, dir, "compare.csv");
     if (s != QB_OK) return s;
     FILE *f = sf.fp;
     fputs("cell_id,model,config,placement,scenario,verdict,metric,base_value,cur_value,ratio,"

@@ -123,7 +123,7 @@ static void compare_accuracy(qb_cell_diff *c, const qb_diff_opts *o)
         c->severity = fmax(c->severity, fabs(c->acc_change) / o->max_drop);
 }
 
-static void judge(qb_cell_diff *c, const qb_diff_opts *o)
+void qb_diff_cell(qb_cell_diff *c, const qb_diff_opts *o)
 {
     c->ratio = c->p_time = c->p_acc = c->acc_change = c->latency_change = NAN;
     c->base_value = c->cur_value = NAN;
@@ -171,7 +171,7 @@ qb_status qb_diff_runs(const qb_run *base, const qb_run *cur, const qb_diff_opts
     for (size_t i = 0; i < cur->n_results; i++)
         if (!qb_run_find(base, cur->results[i].id)) out->cells[out->n++].cur = &cur->results[i];
     for (size_t i = 0; i < out->n; i++) {
-        judge(&out->cells[i], o);
+        qb_diff_cell(&out->cells[i], o);
         out->count[out->cells[i].verdict]++;
     }
     return QB_OK;

@@ -67,6 +67,10 @@ typedef struct {
  * `allow_spec_change`: their cell sets are not meant to match. */
 qb_status qb_diff_compatible(const qb_run *base, const qb_run *cur, int allow_spec_change);
 
+/* Judges one pair: zero *c, set c->base and c->cur (either may be NULL);
+ * the rest is filled in. */
+void qb_diff_cell(qb_cell_diff *c, const qb_diff_opts *o);
+
 qb_status qb_diff_runs(const qb_run *base, const qb_run *cur, const qb_diff_opts *o,
                        qb_diff *out);
 void qb_diff_free(qb_diff *d);

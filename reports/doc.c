@@ -84,18 +84,27 @@ static const doc_format markdown = {
 
 /* ---- HTML ---- */
 
-static void html_escape(FILE *f, const char *s, size_t n)
+void qb_doc_escape(FILE *f, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        switch (s[i]) {
+    /* Copies runs of ordinary characters in one go: reports can be large. */
+    static const char special[] = "&<>\"\n";
+    const char *end = s + n;
+    while (s < end) {
+        size_t run = strcspn(s, special);
+        if (run > (size_t)(end - s)) run = (size_t)(end - s);
+        fwrite(s, 1, run, f);
+        s += run;
+        if (s >= end || !*s) break;
+        switch (*s++) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '"': fputs("&quot;", f); break;
-        default: fputc(s[i], f);
+        default: fputs("&#10;", f); break;
         }
     }
 }
+
 
 /* Escapes text and turns **bold** and `code` into tags. */
 static void html_inline(FILE *f, const char *s)
@@ -108,19 +117,19 @@ static void html_inline(FILE *f, const char *s)
         size_t mlen = mark == bold ? 2 : 1;
         const char *close = mark == bold ? strstr(mark + 2, "**") : strchr(mark + 1, '`');
         if (!close) break;
-        html_escape(f, s, (size_t)(mark - s));
+        qb_doc_escape(f, s, (size_t)(mark - s));
         fprintf(f, "<%s>", tag);
-        html_escape(f, mark + mlen, (size_t)(close - mark - (ptrdiff_t)mlen));
+        qb_doc_escape(f, mark + mlen, (size_t)(close - mark - (ptrdiff_t)mlen));
         fprintf(f, "</%s>", tag);
         s = close + mlen;
     }
-    html_escape(f, s, strlen(s));
+    qb_doc_escape(f, s, strlen(s));
 }
 
 static void html_begin(FILE *f, const char *title)
 {
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", f);
-    html_escape(f, title, strlen(title));
+    qb_doc_escape(f, title, strlen(title));
     fputs("</title>\n<style>\n"
           "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;"
           "color:#222;line-height:1.45}\n"
@@ -131,7 +140,7 @@ static void html_begin(FILE *f, const char *title)
           "strong{color:#a40000}figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}\n"
           "figcaption{font-size:90%;color:#555}\n"
           "</style>\n</head>\n<body>\n<h1>", f);
-    html_escape(f, title, strlen(title));
+    qb_doc_escape(f, title, strlen(title));
     fputs("</h1>\n", f);
 }
 static void html_heading(FILE *f, int level, const char *text)
@@ -158,7 +167,7 @@ static void html_list_end(FILE *f) { fputs("</ul>\n", f); }
 static void html_code(FILE *f, const char *text)
 {
     fputs("<pre>", f);
-    html_escape(f, text, strlen(text));
+    qb_doc_escape(f, text, strlen(text));
     fputs("</pre>\n", f);
 }
 static void html_table_begin(FILE *f, int ncols, const char *const *head, const char *align)
@@ -221,13 +230,13 @@ static void html_image(FILE *f, const char *dir, const char *rel, const char *ca
     fputs("<figure>", f);
     if (n) {
         fputs("<img alt=\"", f);
-        html_escape(f, caption, strlen(caption));
+        qb_doc_escape(f, caption, strlen(caption));
         fputs("\" src=\"data:image/png;base64,", f);
         base64(f, data, n);
         fputs("\">", f);
     } else {
         fputs("<p><em>(image missing: ", f);
-        html_escape(f, rel, strlen(rel));
+        qb_doc_escape(f, rel, strlen(rel));
         fputs(")</em></p>", f);
     }
     fputs("<figcaption>", f);
@@ -391,4 +400,13 @@ const char *qb_doc_cell(const char *s, char *buf, size_t len)
     }
     buf[n] = '\0';
     return buf;
+}
+
+qb_status qb_doc_open_file(qb_safefile *f, const char *dir, const char *name)
+{
+    char *path;
+    if (asprintf(&path, "%s/%s", dir, name) < 0) return qb_error(QB_ERR_NOMEM, "out of memory");
+    qb_status s = qb_safefile_open(f, path);
+    free(path);
+    return s;
 }

@@ -7,6 +7,7 @@
 #define QB_DOC_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "status.h"
 
 typedef struct qb_doc qb_doc;
@@ -34,6 +35,15 @@ void qb_doc_image(qb_doc *d, const char *rel, const char *caption);
 qb_status qb_doc_close(qb_doc *d);
 /* Frees `d` and leaves any previous files untouched. */
 void qb_doc_abort(qb_doc *d);
+
+/* Opens DIR/NAME for a crash-safe write (common/safefile.h), for the
+ * outputs that are not documents (CSV, XML). */
+struct qb_safefile;
+qb_status qb_doc_open_file(struct qb_safefile *f, const char *dir, const char *name);
+
+/* Writes n bytes of `s` escaped for HTML or XML text and attributes
+ * (& < > " and line breaks). */
+void qb_doc_escape(FILE *f, const char *s, size_t n);
 
 /* Copies a value from a CSV field for a table cell: line breaks become
  * spaces, '|' is escaped so it cannot split a Markdown row. */

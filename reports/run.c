@@ -3,6 +3,7 @@
 #include "run.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,12 +239,19 @@ static qb_status load_samples(qb_run *run)
         s = QB_ERR_NOMEM;
         goto done;
     }
+    const char *prev = NULL; /* a cell's samples are usually adjacent: look up once */
     for (size_t i = 0; i < t->nrows; i++) {
-        uint64_t id;
-        if ((s = row_id(t, i, cols[0], &id)) != QB_OK) goto done;
-        const qb_result *r = qb_run_find(run, id);
-        owner[i] = r ? (uint32_t)(r - run->results) + 1 : 0;
-        if (r) run->results[r - run->results].n_samples++;
+        const char *text = qb_csv_get(t, i, cols[0]);
+        if (prev && strcmp(text, prev) == 0) {
+            owner[i] = owner[i - 1];
+        } else {
+            uint64_t id;
+            if ((s = row_id(t, i, cols[0], &id)) != QB_OK) goto done;
+            const qb_result *r = qb_run_find(run, id);
+            owner[i] = r ? (uint32_t)(r - run->results) + 1 : 0;
+            prev = text;
+        }
+        if (owner[i]) run->results[owner[i] - 1].n_samples++;
     }
     size_t off = 0;
     for (size_t k = 0; k < run->n_results; k++) {
@@ -352,6 +360,40 @@ qb_status qb_run_load(const char *dir, qb_run *run)
         (s = load_layers(run)) != QB_OK) {
         qb_run_free(run);
         return s;
+    }
+    return QB_OK;
+}
+
+typedef struct {
+    const char *dir;
+    qb_run *run;
+    qb_status status;
+    char message[1024];
+} load_job;
+
+static void *load_thread(void *arg)
+{
+    load_job *j = arg;
+    j->status = qb_run_load(j->dir, j->run);
+    if (j->status != QB_OK) snprintf(j->message, sizeof j->message, "%s", qb_last_error());
+    return NULL;
+}
+
+qb_status qb_run_load_pair(const char *dir_a, qb_run *a, const char *dir_b, qb_run *b)
+{
+    load_job job = {dir_b, b, QB_OK, ""};
+    pthread_t t;
+    int threaded = pthread_create(&t, NULL, load_thread, &job) == 0;
+    if (!threaded) load_thread(&job);
+    qb_status s = qb_run_load(dir_a, a);
+    if (threaded) pthread_join(t, NULL);
+    if (s != QB_OK) {
+        if (job.status == QB_OK) qb_run_free(b);
+        return s;
+    }
+    if (job.status != QB_OK) {
+        qb_run_free(a);
+        return qb_error(job.status, "%s", job.message); /* the message was the thread's */
     }
     return QB_OK;
 }

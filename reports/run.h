@@ -69,6 +69,9 @@ typedef struct {
  * QB_SCHEMA_VERSION (QB_ERR_UNSUPPORTED). */
 qb_status qb_run_load(const char *dir, qb_run *run);
 void qb_run_free(qb_run *run);
+/* Loads two run folders at once (two threads): on failure neither is
+ * loaded and the message names the folder at fault (the first, if both are). */
+qb_status qb_run_load_pair(const char *dir_a, qb_run *a, const char *dir_b, qb_run *b);
 
 /* The meta.csv value for `key`, or NULL. */
 const char *qb_run_meta(const qb_run *run, const char *key);

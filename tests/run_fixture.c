@@ -93,3 +93,62 @@ int qb_fixture_write(const char *dir, const char *file, const char *text)
     fputs(text, f);
     return fclose(f) == 0 ? 0 : -1;
 }
+
+void qb_fixture_slow_down(const char *dir, const char *cell, double factor)
+{
+    assert_int_equal(qb_fixture_scale(dir, "samples.csv", cell, "latency_ms", factor), 0);
+    static const char *const cols[] = {"latency_ms_median", "latency_ms_mad", "latency_ms_ci_low",
+                                       "latency_ms_ci_high"};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(qb_fixture_scale(dir, "results.csv", cell, cols[i], factor), 0);
+    assert_int_equal(qb_fixture_scale(dir, "results.csv", cell, "speedup", 1 / factor), 0);
+}
+
+void qb_fixture_lose_images(const char *dir, const char *cell, int n)
+{
+    char *path;
+    assert_true(asprintf(&path, "%s/outcomes.csv", dir) > 0);
+    qb_csv_table t;
+    assert_int_equal(qb_csv_read(path, &t), QB_OK);
+    int id_col = qb_csv_column(&t, "cell_id"), hex_col = qb_csv_column(&t, "correct_hex");
+    char *hex = NULL;
+    for (size_t i = 0; i < t.nrows && !hex; i++)
+        if (strcmp(qb_csv_get(&t, i, id_col), cell) == 0) hex = strdup(qb_csv_get(&t, i, hex_col));
+    qb_csv_free(&t);
+    assert_non_null(hex);
+    for (size_t k = 0; hex[k] && n > 0; k += 2) {
+        unsigned v;
+        assert_int_equal(sscanf(hex + k, "%2x", &v), 1);
+        for (int b = 0; b < 8 && n > 0; b++)
+            if (v >> b & 1) {
+                v &= ~(1u << b);
+                n--;
+            }
+        char two[3];
+        snprintf(two, sizeof two, "%02x", v);
+        hex[k] = two[0];
+        hex[k + 1] = two[1];
+    }
+    assert_int_equal(qb_fixture_set(dir, "outcomes.csv", cell, "correct_hex", hex), 0);
+    free(hex);
+    free(path);
+}
+
+void qb_fixture_set_date(const char *dir, const char *date)
+{
+    char *path;
+    assert_true(asprintf(&path, "%s/meta.csv", dir) > 0);
+    qb_csv_table t;
+    assert_int_equal(qb_csv_read(path, &t), QB_OK);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("key,value\n", f);
+    for (size_t i = 0; i < t.nrows; i++) {
+        const char *key = qb_csv_get(&t, i, 0);
+        qb_csv_put(f, key, 0);
+        qb_csv_put(f, strcmp(key, "date") == 0 ? date : qb_csv_get(&t, i, 1), 1);
+    }
+    fclose(f);
+    qb_csv_free(&t);
+    free(path);
+}

@@ -22,6 +22,14 @@ int qb_fixture_set(const char *dir, const char *file, const char *cell_id,
                    const char *column, const char *value);
 /* Removes the rows of FILE with this cell_id. */
 int qb_fixture_drop(const char *dir, const char *file, const char *cell_id);
+/* Makes a cell `factor` times slower, as a real slowdown shows: every
+ * sample, the latency summary columns and its speedup. */
+void qb_fixture_slow_down(const char *dir, const char *cell_id, double factor);
+/* Clears the first `n` right answers of a cell in outcomes.csv. */
+void qb_fixture_lose_images(const char *dir, const char *cell_id, int n);
+/* Sets meta.csv's date (runs are ordered by it). */
+void qb_fixture_set_date(const char *dir, const char *date);
+
 /* Replaces FILE's contents. */
 int qb_fixture_write(const char *dir, const char *file, const char *text);
 

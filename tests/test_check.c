@@ -44,18 +44,6 @@ static void free_pair(pair *p)
     free(p->cur);
 }
 
-/* Makes a cell slower by `factor` in the current run, as a real slowdown
- * would show: every sample, the summary columns and its speedup. */
-static void slow_down(const pair *p, const char *cell, double factor)
-{
-    assert_int_equal(qb_fixture_scale(p->cur, "samples.csv", cell, "latency_ms", factor), 0);
-    static const char *const cols[] = {"latency_ms_median", "latency_ms_mad", "latency_ms_ci_low",
-                                       "latency_ms_ci_high"};
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(qb_fixture_scale(p->cur, "results.csv", cell, cols[i], factor), 0);
-    assert_int_equal(qb_fixture_scale(p->cur, "results.csv", cell, "speedup", 1 / factor), 0);
-}
-
 static int run_check(const pair *p, char **out, const char *flags)
 {
     return qb_test_run_qbench(out, "check '%s' '%s' %s", p->base, p->cur, flags);
@@ -87,7 +75,7 @@ static void test_slowdown_regresses_and_junit_fails(void **state)
 {
     (void)state;
     pair p = make_pair();
-    slow_down(&p, MLP_W8_CORE, 1.3);
+    qb_fixture_slow_down(p.cur, MLP_W8_CORE, 1.3);
     char *out;
     assert_int_equal(run_check(&p, &out, ""), 1);
     assert_non_null(strstr(out, "REGRESSED mlp uniform-sym w8a8 channel @ core/latency "
@@ -115,7 +103,7 @@ static void test_small_or_noisy_changes_pass(void **state)
     (void)state;
     pair p = make_pair();
     /* significant but small: 3% < 5% */
-    slow_down(&p, MLP_W8_CORE, 1.03);
+    qb_fixture_slow_down(p.cur, MLP_W8_CORE, 1.03);
     char *out;
     assert_int_equal(run_check(&p, &out, ""), 0);
     free(out);
@@ -158,7 +146,7 @@ static void test_improved_passes(void **state)
 {
     (void)state;
     pair p = make_pair();
-    slow_down(&p, MLP_W8_CORE, 0.7);
+    qb_fixture_slow_down(p.cur, MLP_W8_CORE, 0.7);
     char *out;
     assert_int_equal(run_check(&p, &out, ""), 0);
     assert_non_null(strstr(out, "0 regressions in 44 cells (1 improved"));
@@ -170,7 +158,7 @@ static void test_missing_and_crashed_fail_worst_first(void **state)
 {
     (void)state;
     pair p = make_pair();
-    slow_down(&p, MLP_W8_CORE, 1.5);
+    qb_fixture_slow_down(p.cur, MLP_W8_CORE, 1.5);
     assert_int_equal(qb_fixture_drop(p.cur, "results.csv", MLP_W8_CORES2), 0);
     assert_int_equal(qb_fixture_set(p.cur, "results.csv", MLP_FP32_CORE, "status", "crashed"), 0);
     assert_int_equal(qb_fixture_set(p.cur, "results.csv", MLP_FP32_CORE, "status_detail",
@@ -190,42 +178,11 @@ static void test_missing_and_crashed_fail_worst_first(void **state)
     free_pair(&p);
 }
 
-/* Clears the first `n` right answers of a cell in outcomes.csv. */
-static void lose_images(const pair *p, const char *cell, int n)
-{
-    char *path;
-    assert_true(asprintf(&path, "%s/outcomes.csv", p->cur) > 0);
-    qb_csv_table t;
-    assert_int_equal(qb_csv_read(path, &t), QB_OK);
-    int id_col = qb_csv_column(&t, "cell_id"), hex_col = qb_csv_column(&t, "correct_hex");
-    char *hex = NULL;
-    for (size_t i = 0; i < t.nrows && !hex; i++)
-        if (strcmp(qb_csv_get(&t, i, id_col), cell) == 0) hex = strdup(qb_csv_get(&t, i, hex_col));
-    qb_csv_free(&t);
-    assert_non_null(hex);
-    for (size_t k = 0; hex[k] && n > 0; k += 2) {
-        unsigned v;
-        sscanf(hex + k, "%2x", &v);
-        for (int b = 0; b < 8 && n > 0; b++)
-            if (v >> b & 1) {
-                v &= ~(1u << b);
-                n--;
-            }
-        char two[3];
-        snprintf(two, sizeof two, "%02x", v);
-        hex[k] = two[0];
-        hex[k + 1] = two[1];
-    }
-    assert_int_equal(qb_fixture_set(p->cur, "outcomes.csv", cell, "correct_hex", hex), 0);
-    free(hex);
-    free(path);
-}
-
 static void test_accuracy_drop_is_paired_and_gated(void **state)
 {
     (void)state;
     pair p = make_pair();
-    lose_images(&p, MLP_W8_CORE, 50);     /* 50 of 10,000 images: -0.5 pp */
+    qb_fixture_lose_images(p.cur, MLP_W8_CORE, 50);     /* 50 of 10,000 images: -0.5 pp */
     assert_int_equal(qb_fixture_set(p.cur, "results.csv", MLP_W8_CORE, "accuracy", "88.13"), 0);
     qb_run base, cur;
     assert_int_equal(qb_run_load(p.base, &base), QB_OK);
