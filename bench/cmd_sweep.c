@@ -10,6 +10,8 @@
 #include "meta.h"
 #include "runfolder.h"
 #include "runner.h"
+#include "csvio.h"
+#include "strset.h"
 #include "spec.h"
 #include "spec_default.h"
 #include "topo.h"
@@ -44,9 +46,10 @@ static int build_opts(qb_opt *opts, sweep_flags *f)
     return N_FIXED + QB_SK_COUNT;
 }
 
-/* The spec: --spec FILE, else the resumed run's own spec when nothing
- * overrides it, else the built-in default; then the flag overrides. */
-static qb_status load_spec(const sweep_flags *f, qb_spec *spec)
+/* The spec: --spec FILE, else the resumed run's own spec (from its
+ * meta.csv) when no flag overrides it, else the built-in default; then the
+ * flag overrides. */
+static qb_status load_spec(const sweep_flags *f, const qb_meta *resumed, qb_spec *spec)
 {
     qb_status s = qb_spec_init(spec);
     if (s != QB_OK) return s;
@@ -54,27 +57,44 @@ static qb_status load_spec(const sweep_flags *f, qb_spec *spec)
     for (int k = 0; k < QB_SK_COUNT; k++) overrides |= f->keys[k] != NULL;
     if (f->spec_path) {
         s = qb_spec_parse_file(spec, f->spec_path);
-    } else if (f->resume && !overrides) {
-        char *mp;
-        if (asprintf(&mp, "%s/meta.csv", f->resume) < 0) return qb_error(QB_ERR_NOMEM, "out of memory");
-        qb_meta meta;
-        s = access(mp, R_OK) == 0 ? qb_runmeta_read(mp, &meta)
-                                  : qb_error(QB_ERR_ARG, "--resume %s: no meta.csv there; not a qbench "
-                                             "run folder", f->resume);
-        if (s == QB_OK) {
-            const char *text = qb_meta_get(&meta, "spec");
-            char name[600];
-            snprintf(name, sizeof name, "%s (spec)", mp);
-            s = text ? qb_spec_parse_text(spec, name, text)
-                     : qb_error(QB_ERR_FORMAT, "%s: has no spec", mp);
-            qb_meta_free(&meta);
-        }
-        free(mp);
+    } else if (resumed && !overrides) {
+        const char *text = qb_meta_get(resumed, "spec");
+        char name[600];
+        snprintf(name, sizeof name, "%s/meta.csv (spec)", f->resume);
+        s = text ? qb_spec_parse_text(spec, name, text)
+                 : qb_error(QB_ERR_FORMAT, "%s/meta.csv: has no spec", f->resume);
     } else {
         s = qb_spec_parse_text(spec, QB_DEFAULT_SPEC_NAME, qb_default_spec_text);
     }
     for (int k = 0; k < QB_SK_COUNT && s == QB_OK; k++)
         if (f->keys[k]) s = qb_spec_set(spec, (qb_spec_key)k, f->keys[k], qb_spec_key_flag((qb_spec_key)k));
+    return s;
+}
+
+/* meta.csv of the run to resume. */
+static qb_status read_resumed(const char *dir, qb_meta *m)
+{
+    char *mp;
+    if (asprintf(&mp, "%s/meta.csv", dir) < 0) return qb_error(QB_ERR_NOMEM, "out of memory");
+    qb_status s = access(mp, R_OK) == 0 ? qb_runmeta_read(mp, m)
+                                        : qb_error(QB_ERR_ARG, "--resume %s: no meta.csv there; not a qbench "
+                                                   "run folder (or one killed before it started)", dir);
+    free(mp);
+    return s;
+}
+
+/* Cell ids already in RUN/results.csv (for a dry run of --resume). */
+static qb_status finished_cells(const char *dir, qb_strset *done)
+{
+    char *rp;
+    if (asprintf(&rp, "%s/results.csv", dir) < 0) return qb_error(QB_ERR_NOMEM, "out of memory");
+    qb_csv_records t;
+    qb_status s = access(rp, R_OK) == 0 ? qb_csv_read_records(rp, &t) : QB_OK;
+    if (s == QB_OK && access(rp, R_OK) == 0) {
+        for (int r = 1; r < t.n && s == QB_OK; r++) s = qb_strset_add(done, t.rec[r].f[0], NULL);
+        qb_csv_records_free(&t);
+    }
+    free(rp);
     return s;
 }
 
@@ -86,22 +106,29 @@ static void print_duration(FILE *out, double s)
     else fprintf(out, "%lds", t);
 }
 
-static qb_status dry_run(const qb_spec *spec, const qb_grid *grid, const qb_topo *topo, int si, int sn)
+static qb_status dry_run(const qb_spec *spec, const qb_grid *grid, const qb_topo *topo, int si, int sn,
+                         const qb_strset *done)
 {
     char hash[17], summary[256];
     qb_spec_hash(spec, hash);
     qb_topo_summary(topo, summary, sizeof summary);
     int n = 0;
-    for (int i = 0; i < grid->n; i++) n += qb_cell_in_shard(&grid->cells[i], si, sn);
+    int n_done = 0;
+    for (int i = 0; i < grid->n; i++)
+        if (qb_cell_in_shard(&grid->cells[i], si, sn)) {
+            n++;
+            n_done += qb_strset_has(done, grid->cells[i].id);
+        }
     printf("# %d cells", n);
     if (sn > 1) printf(" (shard %d/%d of %d)", si, sn, grid->n);
+    if (n_done) printf(", %d already done (not listed)", n_done);
     printf(", spec_hash %s, topology %s: %s\n", hash, qb_topo_source(topo), summary);
     printf("%-16s %-7s %-13s %5s %5s %-12s %-16s %-10s %-12s %-8s %-16s %7s %-10s %-10s %5s\n", "cell_id",
            "model", "scheme", "wbits", "abits", "granularity", "calib", "correction", "policy",
            "backend", "placement", "threads", "cpuset", "scenario", "batch");
     for (int i = 0; i < grid->n; i++) {
         const qb_cell *c = &grid->cells[i];
-        if (!qb_cell_in_shard(c, si, sn)) continue;
+        if (!qb_cell_in_shard(c, si, sn) || qb_strset_has(done, c->id)) continue;
         qb_placement p;
         qb_status s = qb_placement_resolve(topo, "placement", c->placement, &p);
         if (s != QB_OK) return s;
@@ -112,7 +139,7 @@ static qb_status dry_run(const qb_spec *spec, const qb_grid *grid, const qb_topo
         qb_placement_free(&p);
     }
     printf("# estimated time: ");
-    print_duration(stdout, qb_sweep_estimate(spec, grid, qb_builtin_workloads(), si, sn, NULL));
+    print_duration(stdout, qb_sweep_estimate(spec, grid, qb_builtin_workloads(), si, sn, done));
     printf("\n");
     return QB_OK;
 }
@@ -135,18 +162,25 @@ int qb_cmd_sweep(int argc, char **argv)
         return qb_cmd_fail("sweep", QB_ERR_ARG);
     }
     int si = 0, sn = 0;
-    if (f.shard && (s = qb_shard_parse("--shard", f.shard, &si, &sn)) != QB_OK) return qb_cmd_fail("sweep", s);
-
     qb_topo *topo = NULL;
     qb_spec spec = {0};
     qb_grid grid = {0};
+    qb_meta resumed = {0};
+    qb_strset done = {0};
     int rc = 0;
+    if (f.resume && (s = read_resumed(f.resume, &resumed)) != QB_OK) goto fail;
+    /* a resumed shard keeps its shard unless --shard says otherwise */
+    const char *shard = f.shard ? f.shard : f.resume ? qb_meta_get(&resumed, "shard") : NULL;
+    if (shard && *shard &&
+        (s = qb_shard_parse(f.shard ? "--shard" : "meta.csv shard", shard, &si, &sn)) != QB_OK)
+        goto fail;
     if ((s = qb_topo_load(&topo, f.topology)) != QB_OK) goto fail;
-    if ((s = load_spec(&f, &spec)) != QB_OK) goto fail;
+    if ((s = load_spec(&f, f.resume ? &resumed : NULL, &spec)) != QB_OK) goto fail;
     if ((s = qb_spec_resolve(&spec, qb_builtin_workloads(), topo)) != QB_OK) goto fail;
     if ((s = qb_grid_expand(&spec, &grid)) != QB_OK) goto fail;
     if (f.dry_run) {
-        if ((s = dry_run(&spec, &grid, topo, si, sn)) != QB_OK) goto fail;
+        if (f.resume && (s = finished_cells(f.resume, &done)) != QB_OK) goto fail;
+        if ((s = dry_run(&spec, &grid, topo, si, sn, &done)) != QB_OK) goto fail;
         goto done;
     }
     qb_sweep_opts o = {&spec, &grid, qb_builtin_workloads(), topo, si, sn, f.out, f.resume,
@@ -168,6 +202,8 @@ int qb_cmd_sweep(int argc, char **argv)
 fail:
     rc = qb_cmd_fail("sweep", s);
 done:
+    qb_strset_free(&done);
+    qb_meta_free(&resumed);
     qb_grid_free(&grid);
     qb_spec_free(&spec);
     qb_topo_free(topo);
