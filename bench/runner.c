@@ -194,6 +194,15 @@ qb_status qb_sweep_run(const qb_sweep_opts *o, qb_sweep_summary *sum)
         return qb_error(QB_ERR_ARG, "--topology: a sweep runs on this machine's topology; a "
                         "synthetic or XML topology is for planning (--dry-run, qbench topo)");
 
+    /* shared inputs first: a missing model fails before a folder is made */
+    const qb_strlist *models = qb_spec_list(o->spec, QB_SK_MODELS);
+    for (int i = 0; i < models->n; i++) {
+        const qb_workload *w;
+        qb_status ps = qb_workload_find(o->models, models->items[i], &w);
+        if (ps == QB_OK && w->preload) ps = w->preload(w);
+        if (ps != QB_OK) return ps;
+    }
+
     qb_csv_line header = {0};
     qb_results_header(&header, events);
     qb_status s = qb_csv_line_status(&header);

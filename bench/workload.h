@@ -65,6 +65,11 @@ typedef struct qb_workload {
     /* Name of the backend that run() uses ("openblas", "avx512-vnni"...). */
     const char *(*backend_name)(void *state);
     void (*release)(void *state);
+    /* Loads what every cell of this model reads (model file, dataset) once,
+     * in the sweep's own process before the first cell: the cells' child
+     * processes inherit it. Fails (e.g. no trained model) before any run
+     * folder is made. May be NULL. */
+    qb_status (*preload)(const struct qb_workload *self);
 } qb_workload;
 
 /* The models a sweep can use, plus machine-wide provenance for meta.csv. */

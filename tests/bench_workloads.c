@@ -176,8 +176,11 @@ static double mm_flops(void *st) { (void)st; return 2.0 * TW_K * TW_N; }
 static double mm_bytes(void *st) { return (double)tw_weight_bytes(((mm_state *)st)->wbits); }
 static const char *mm_backend(void *st) { (void)st; return "test-scalar"; }
 
-const qb_workload tw_matmul = {"matmul", "64x64 matrix product", mm_estimate, mm_prepare, mm_evaluate,
-                               mm_run, mm_flops, mm_bytes, mm_backend, mm_free};
+const qb_workload tw_matmul = {.name = "matmul", .description = "64x64 matrix product",
+                               .estimate_seconds = mm_estimate, .prepare = mm_prepare,
+                               .evaluate = mm_evaluate, .run = mm_run, .flops_per_inference = mm_flops,
+                               .bytes_per_inference = mm_bytes, .backend_name = mm_backend,
+                               .release = mm_free};
 
 static qb_status crash_run(void *st, qb_pool *pool, int batch)
 {
@@ -185,8 +188,9 @@ static qb_status crash_run(void *st, qb_pool *pool, int batch)
     raise(SIGSEGV);
     return QB_OK;
 }
-const qb_workload tw_crash = {"crash", "dies in run()", mm_estimate, mm_prepare, NULL, crash_run,
-                              NULL, NULL, NULL, mm_free};
+const qb_workload tw_crash = {.name = "crash", .description = "dies in run()",
+                              .estimate_seconds = mm_estimate, .prepare = mm_prepare, .run = crash_run,
+                              .release = mm_free};
 
 static qb_status hang_run(void *st, qb_pool *pool, int batch)
 {
@@ -194,8 +198,9 @@ static qb_status hang_run(void *st, qb_pool *pool, int batch)
     for (;;) pause();
     return QB_OK;
 }
-const qb_workload tw_hang = {"hang", "never returns from run()", mm_estimate, mm_prepare, NULL, hang_run,
-                             NULL, NULL, NULL, mm_free};
+const qb_workload tw_hang = {.name = "hang", .description = "never returns from run()",
+                             .estimate_seconds = mm_estimate, .prepare = mm_prepare, .run = hang_run,
+                             .release = mm_free};
 
 static qb_status failing_prepare(const qb_qconfig *cfg, qb_pool *pool, void **out)
 {
@@ -203,16 +208,19 @@ static qb_status failing_prepare(const qb_qconfig *cfg, qb_pool *pool, void **ou
     *out = NULL;
     return qb_error(QB_ERR_FORMAT, "%s", TW_FAIL_MESSAGE);
 }
-const qb_workload tw_failing = {"failing", "prepare() fails", mm_estimate, failing_prepare, NULL, mm_run,
-                                NULL, NULL, NULL, mm_free};
+const qb_workload tw_failing = {.name = "failing", .description = "prepare() fails",
+                                .estimate_seconds = mm_estimate, .prepare = failing_prepare, .run = mm_run,
+                                .release = mm_free};
 
 static qb_status notimed_run(void *st, qb_pool *pool, int batch)
 {
     (void)st, (void)pool, (void)batch;
     return qb_error(QB_ERR_UNSUPPORTED, "no integer path for this scheme");
 }
-const qb_workload tw_notimed = {"notimed", "no real execution path", mm_estimate, mm_prepare, mm_evaluate,
-                                notimed_run, mm_flops, mm_bytes, NULL, mm_free};
+const qb_workload tw_notimed = {.name = "notimed", .description = "no real execution path",
+                                .estimate_seconds = mm_estimate, .prepare = mm_prepare,
+                                .evaluate = mm_evaluate, .run = notimed_run, .flops_per_inference = mm_flops,
+                                .bytes_per_inference = mm_bytes, .release = mm_free};
 
 static const qb_workload *const all[] = {&tw_matmul, &tw_crash, &tw_hang, &tw_failing, &tw_notimed};
 const qb_workload_set tw_set = {all, 5, NULL, NULL};

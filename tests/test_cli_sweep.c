@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Runs qbench; checks the exit status and that the output holds `needle`. */
 static void expect(int want_rc, const char *needle, const char *fmt, const char *arg)
@@ -54,11 +55,48 @@ static void test_topo_and_counters(void **state)
     expect(0, "not counted: ", "counters --events PAPI_TOT_CYC,nosuch::EV%s", "");
 }
 
+static void test_dry_run_plans_on_any_topology(void **state)
+{
+    (void)state;
+    const char *big = "sweep --dry-run --topology 'pack:2 numa:2 core:8 pu:2' --models mlp --schemes binary "
+                      "--placements default,cores:4:scatter%s";
+    /* fp32 + binary (1 bit) x 8 placements x 2 scenarios */
+    expect(0, "# 32 cells", big, "");
+    expect(0, "numa:3                 8 48-63", big, "");
+    expect(0, "cores:4:scatter        4 0-1,16-17,32-33,48-49", big, "");
+    expect(0, "# estimated time: ", big, "");
+    expect(0, "(shard 2/3 of 28)", "sweep --dry-run --models mlp --schemes binary --shard 2/3 "
+           "--topology 'pack:2 numa:2 core:8 pu:2'%s", "");
+    expect(2, "--placements: placements: placement 'cores:64': asks for 64 threads but the topology has 32 cores",
+           "sweep --dry-run --topology 'pack:2 numa:2 core:8 pu:2' --placements cores:64%s", "");
+    expect(2, "--wbits: wbits: scheme binary does not take 8 weight bits (it takes 1)",
+           "sweep --dry-run --schemes binary --wbits 8%s", "");
+    /* a sweep cannot run on a planning topology */
+    expect(2, "synthetic or XML topology is for planning",
+           "sweep --topology 'pack:2 core:2 pu:1' --models mlp --schemes binary --out /tmp/qb-never%s", "");
+}
+
+static void test_missing_model_fails_before_any_folder(void **state)
+{
+    (void)state;
+    char *dir = qb_test_tmpdir(), out[600], models[600];
+    snprintf(out, sizeof out, "%s/results", dir);
+    snprintf(models, sizeof models, "%s/no-models", dir);
+    setenv("QBENCH_MODELS", models, 1);
+    expect(2, "train it with `qbench train mlp`", "sweep --models mlp --schemes binary --out '%s'", out);
+    unsetenv("QBENCH_MODELS");
+    assert_int_equal(access(out, F_OK), -1);
+    qb_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_input_exits_2),
         cmocka_unit_test(test_topo_and_counters),
+        cmocka_unit_test(test_dry_run_plans_on_any_topology),
+        cmocka_unit_test(test_missing_model_fails_before_any_folder),
     };
     qb_test_apply_filter();
     return cmocka_run_group_tests_name("cli_sweep", tests, NULL, NULL);
