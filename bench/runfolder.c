@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,7 +79,10 @@ static qb_status take_lock(qb_run *run)
     if (run->lock_fd < 0)
         return qb_error(QB_ERR_IO, "%s: cannot create a lock file (%s); is the folder writable?",
                         run->dir, strerror(errno));
-    if (flock(run->lock_fd, LOCK_EX | LOCK_NB) != 0)
+    /* a POSIX record lock: unlike flock(), the cells' child processes do not
+     * inherit it, so it ends exactly when the sweep's own process does */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(run->lock_fd, F_SETLK, &fl) != 0)
         return qb_error(QB_ERR_ARG, "%s: another qbench sweep is writing this run folder", run->dir);
     return QB_OK;
 }

@@ -18,6 +18,8 @@
 #include "csvio.h"
 #include "grid.h"
 #include "merge.h"
+#include "results.h"
+#include "runfolder.h"
 #include "meta.h"
 #include "runner.h"
 #include "spec.h"
@@ -290,7 +292,9 @@ static pid_t start_sweep(sweep_setup *s, const char *parent, const char *resume)
     pid_t pid = fork();
     if (pid == 0) {
         qb_sweep_summary sum;
-        _exit(sweep(s, parent, resume, 0, 0, &sum) == QB_OK ? 0 : 1);
+        if (sweep(s, parent, resume, 0, 0, &sum) == QB_OK) _exit(0);
+        fprintf(stderr, "sweep in child: %s\n", qb_last_error());
+        _exit(1);
     }
     return pid;
 }
@@ -454,6 +458,32 @@ static void test_resume_refuses_another_spec(void **state)
     /* another shard of the same spec is refused too */
     assert_int_equal(sweep(&s, parent, run, 1, 2, &sum), QB_ERR_ARG);
     assert_non_null(strstr(qb_last_error(), "shard"));
+    /* a folder another sweep is writing: wait until a child holds the run */
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    fflush(NULL);
+    pid_t holder = fork();
+    if (holder == 0) {
+        qb_run held;
+        qb_csv_records rows;
+        qb_csv_line hl = {0};
+        qb_results_header(&hl, qb_spec_list(&s.spec, QB_SK_EVENTS));
+        char hash[17];
+        qb_spec_hash(&s.spec, hash);
+        char ok = qb_run_open(&held, run, hash, "", hl.buf, &rows) == QB_OK ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    assert_int_equal(read(ready[0], &ok, 1), 1);
+    assert_int_equal(ok, 'y');
+    assert_int_equal(sweep(&s, parent, run, 0, 0, &sum), QB_ERR_ARG);
+    assert_non_null(strstr(qb_last_error(), "another qbench sweep is writing this run folder"));
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    close(ready[0]);
+    close(ready[1]);
     /* not a run folder */
     assert_int_equal(sweep(&s, parent, dir, 0, 0, &sum), QB_ERR_ARG);
     assert_non_null(strstr(qb_last_error(), "no meta.csv"));
