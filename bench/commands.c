@@ -18,6 +18,7 @@ const qb_command qb_commands[] = {
     {"merge", qb_cmd_merge, "join the shard run folders of one sweep"},
     {"history", qb_cmd_history, "a metric of chosen cells across runs, steps flagged"},
     {"bench-reports", qb_cmd_bench_reports, "benchmark: compare and check on two 100,000-cell runs"},
+    {"bench-fp32", qb_cmd_bench_fp32, "fp32 engine throughput vs the GEMM library alone; training times"},
 };
 const int qb_n_commands = (int)(sizeof qb_commands / sizeof qb_commands[0]);
 

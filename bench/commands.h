@@ -32,5 +32,6 @@ int qb_cmd_counters(int argc, char **argv);
 int qb_cmd_merge(int argc, char **argv);
 int qb_cmd_history(int argc, char **argv);
 int qb_cmd_bench_reports(int argc, char **argv);
+int qb_cmd_bench_fp32(int argc, char **argv);
 
 #endif

@@ -12,3 +12,4 @@ run() {
 echo "qbench benchmarks on $(hostname), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 "$qbench" version
 run bench-reports
+run bench-fp32

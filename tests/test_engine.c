@@ -241,7 +241,8 @@ static void test_conv_matches_direct_loop(void **state)
     (void)state;
     static const int cases[][6] = { /* in_c, hw, out_c, k, stride, pad */
         {3, 9, 5, 3, 1, 1}, {2, 10, 4, 3, 2, 1}, {4, 8, 3, 1, 1, 0}, {3, 9, 2, 5, 2, 2},
-        {1, 7, 6, 5, 1, 0}, {2, 6, 3, 1, 2, 0}, {2, 5, 2, 3, 3, 2},
+        {1, 7, 6, 5, 1, 0}, {2, 6, 3, 1, 2, 0}, {2, 5, 2, 3, 3, 2}, {3, 9, 2, 5, 1, 2},
+        {2, 4, 3, 5, 1, 2}, {2, 3, 2, 7, 1, 3},
     };
     qb_rng r;
     qb_rng_seed(&r, 3);
@@ -405,6 +406,44 @@ static void test_train_and_infer_agree_without_bn(void **state)
     qb_model_free(&m);
 }
 
+/* INFER mode runs depth-first in sub-batches (here of one image: the conv
+ * output is 200 KB) and splits them over threads: logits must match a
+ * whole-batch TRAIN-mode forward and not depend on the thread count. */
+static void test_infer_sub_batches_match_whole_batch(void **state)
+{
+    (void)state;
+    qb_model m;
+    assert_int_equal(qb_model_begin(&m, "wide", 1, 28, 28, 10), QB_OK);
+    int x = qb_model_relu(&m, "r", qb_model_conv(&m, "c", QB_MODEL_INPUT, 64, 3, 1, 1, 1));
+    x = qb_model_maxpool(&m, "p", x, 2, 2);
+    qb_model_dense(&m, "fc", qb_model_flatten(&m, "f", qb_model_gap(&m, "g", x)), 10, 1);
+    assert_int_equal(qb_model_finish(&m), QB_OK);
+    qb_model_init_params(&m, 5);
+    const int batch = 7;
+    float *in = malloc(batch * 784 * sizeof *in), ref[7 * 10], one[7 * 10];
+    qb_rng r;
+    qb_rng_seed(&r, 4);
+    random_fill(in, batch * 784, &r, 1);
+    qb_exec *e;
+    assert_int_equal(qb_exec_create(&e, &m, batch, NULL, QB_EXEC_TRAIN), QB_OK);
+    assert_int_equal(qb_exec_forward(e, in, batch), QB_OK);
+    memcpy(ref, qb_exec_logits(e), sizeof ref);
+    qb_exec_free(e);
+    logits_of(&m, in, batch, NULL, one);
+    for (int j = 0; j < batch * 10; j++) assert_true(fabsf(one[j] - ref[j]) < 1e-5f * (1 + fabsf(ref[j])));
+    qb_pool *pool;
+    assert_int_equal(qb_pool_create(&pool, 2, NULL, NULL), QB_OK);
+    assert_int_equal(qb_exec_create(&e, &m, batch, pool, QB_EXEC_INFER), QB_OK);
+    assert_int_equal(qb_exec_forward(e, in, batch), QB_OK);
+    assert_memory_equal(one, qb_exec_logits(e), sizeof one);
+    assert_int_equal(qb_exec_forward(e, in + 784, batch - 1), QB_OK); /* a smaller batch */
+    assert_memory_equal(one + 10, qb_exec_logits(e), (batch - 1) * 10 * sizeof(float));
+    qb_exec_free(e);
+    qb_pool_free(pool);
+    free(in);
+    qb_model_free(&m);
+}
+
 static void test_gemm_backends_agree(void **state)
 {
     (void)state;
@@ -434,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_results_independent_of_threads),
         cmocka_unit_test(test_fold_bn_fusion_and_hooks),
         cmocka_unit_test(test_train_and_infer_agree_without_bn),
+        cmocka_unit_test(test_infer_sub_batches_match_whole_batch),
         cmocka_unit_test(test_gemm_backends_agree),
     };
     qb_test_apply_filter();

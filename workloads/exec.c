@@ -30,6 +30,8 @@ struct qb_exec {
     float **xq;            /* TRAIN: conv/dense input copies given to the input hook */
     const float **xin;     /* TRAIN: the input each conv/dense layer computed with */
     float *xq_infer;       /* INFER: one shared copy */
+    int sub;               /* INFER: images per depth-first sub-batch */
+    float *logits;         /* INFER: (max_batch, n_classes), filled sub-batch by sub-batch */
     int64_t max_in;        /* largest per-image conv/dense input */
 
     /* BN, TRAIN: per layer batch mean and 1/std (c floats each) */
@@ -59,8 +61,9 @@ static int layer_reads(const qb_layer *l, int j)
     return 0;
 }
 
-/* INFER: give each layer a buffer, reusing those whose readers have all
- * run, and letting elementwise layers write over an input only they read. */
+/* INFER: give each layer a buffer of `sub` images, reusing those whose
+ * readers have all run, and letting elementwise layers write over an input
+ * only they read. The last layer writes into the logits instead. */
 static qb_status plan_infer(qb_exec *e, int64_t max_out)
 {
     const qb_model *m = e->m;
@@ -79,7 +82,8 @@ static qb_status plan_infer(qb_exec *e, int64_t max_out)
         for (int k = 0; k < m->layers[i].n_inputs; k++)
             if (m->layers[i].inputs[k] >= 0) last_use[m->layers[i].inputs[k]] = i;
     int nbufs = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++) buf_of[i] = -1;
+    for (int i = 0; i < n - 1; i++) {
         const qb_layer *l = &m->layers[i];
         for (int j = 0; j < i; j++)
             if (last_use[j] < i && buf_of[j] >= 0 && busy[buf_of[j]] == j + 1) busy[buf_of[j]] = 0;
@@ -95,7 +99,7 @@ static qb_status plan_infer(qb_exec *e, int64_t max_out)
         int b = 0;
         while (b < nbufs && busy[b]) b++;
         if (b == nbufs) {
-            if (!(bufs[nbufs++] = own(e, max_out * e->max_batch))) {
+            if (!(bufs[nbufs++] = own(e, max_out * e->sub))) {
                 s = QB_ERR_NOMEM;
                 goto done;
             }
@@ -103,7 +107,7 @@ static qb_status plan_infer(qb_exec *e, int64_t max_out)
         buf_of[i] = b;
         busy[b] = i + 1;
     }
-    for (int i = 0; i < n; i++) e->out[i] = bufs[buf_of[i]];
+    for (int i = 0; i < n - 1; i++) e->out[i] = bufs[buf_of[i]];
 done:
     free(last_use);
     free(buf_of);
@@ -198,6 +202,13 @@ qb_status qb_exec_create(qb_exec **out, qb_model *m, int max_batch, qb_pool *poo
 
     int64_t b = max_batch;
     if (mode == QB_EXEC_INFER) {
+        /* Depth-first: a sub-batch goes through every layer before the next
+         * starts, sized so one activation tensor per thread stays near 192 KB
+         * (in L2) instead of streaming whole-batch tensors through L3. */
+        int64_t per_thread = (192 << 10) / (max_out * (int64_t)sizeof(float));
+        if (per_thread < 1) per_thread = 1;
+        e->sub = (int)(per_thread * e->nthreads < max_batch ? per_thread * e->nthreads : max_batch);
+        if (!(e->logits = own(e, (int64_t)max_batch * m->n_classes))) goto nomem;
         qb_status s = plan_infer(e, max_out);
         if (s != QB_OK) {
             qb_exec_free(e);
@@ -238,13 +249,16 @@ void qb_exec_set_hooks(qb_exec *e, const qb_exec_hooks *hooks)
 
 void qb_exec_want_input_grad(qb_exec *e, int want) { e->want_input_grad = want; }
 
-const float *qb_exec_logits(const qb_exec *e) { return e->out[e->m->n_layers - 1]; }
+const float *qb_exec_logits(const qb_exec *e)
+{
+    return e->mode == QB_EXEC_INFER ? e->logits : e->out[e->m->n_layers - 1];
+}
 
 const float *qb_exec_output(const qb_exec *e, int layer)
 {
     if (layer < 0 || layer >= e->m->n_layers) return NULL;
-    if (e->mode == QB_EXEC_INFER && layer != e->m->n_layers - 1) return NULL;
-    return e->out[layer];
+    if (layer == e->m->n_layers - 1) return qb_exec_logits(e);
+    return e->mode == QB_EXEC_INFER ? NULL : e->out[layer];
 }
 
 const float *qb_exec_input_grad(const qb_exec *e) { return e->input_grad; }
@@ -313,13 +327,11 @@ static void fwd_chunk(qb_exec *e, const void *task, int c, int i0, int i1, int t
                          t->relu);
         break;
     case QB_LAYER_RELU:
-        for (int64_t j = i0 * out_n; j < i1 * out_n; j++) t->y[j] = fmaxf(t->x[j], 0.0f);
+        qb_affine_relu(t->y + i0 * out_n, t->x + i0 * out_n, NULL, 1.0f, 0.0f, (i1 - i0) * out_n, 1);
         break;
     case QB_LAYER_ADD:
-        for (int64_t j = i0 * out_n; j < i1 * out_n; j++) {
-            float v = t->x[j] + t->x2[j];
-            t->y[j] = t->relu ? fmaxf(v, 0.0f) : v;
-        }
+        qb_affine_relu(t->y + i0 * out_n, t->x + i0 * out_n, t->x2 + i0 * out_n, 1.0f, 0.0f,
+                       (i1 - i0) * out_n, t->relu);
         break;
     case QB_LAYER_FLATTEN:
         if (t->y != t->x) memcpy(t->y + i0 * out_n, t->x + i0 * in_n, (size_t)((i1 - i0) * out_n) * sizeof(float));
@@ -392,12 +404,11 @@ static void bn_prepare(qb_exec *e, int i, int batch)
     }
 }
 
-qb_status qb_exec_forward(qb_exec *e, const float *x, int batch)
+/* Runs every layer on `batch` images at x (the whole batch in TRAIN mode,
+ * one sub-batch in INFER mode). */
+static qb_status forward_layers(qb_exec *e, const float *x, int batch)
 {
     qb_model *m = e->m;
-    if (batch < 1 || batch > e->max_batch)
-        return qb_error(QB_ERR_ARG, "batch of %d images does not fit this executor (1..%d)", batch,
-                        e->max_batch);
     e->batch = batch;
     e->input = x;
     int fuse_ok = e->mode == QB_EXEC_INFER && !e->hooks.output;
@@ -425,7 +436,7 @@ qb_status qb_exec_forward(qb_exec *e, const float *x, int batch)
                         return QB_ERR_NOMEM;
                     copy = e->xq[i];
                 } else {
-                    if (!e->xq_infer && !(e->xq_infer = own(e, (int64_t)e->max_batch * e->max_in)))
+                    if (!e->xq_infer && !(e->xq_infer = own(e, (int64_t)e->sub * e->max_in)))
                         return QB_ERR_NOMEM;
                     copy = e->xq_infer;
                 }
@@ -445,6 +456,23 @@ qb_status qb_exec_forward(qb_exec *e, const float *x, int batch)
         }
         parallel(e, &t);
         if (e->hooks.output) e->hooks.output(e->hooks.ctx, i, e->out[i], batch);
+    }
+    return QB_OK;
+}
+
+qb_status qb_exec_forward(qb_exec *e, const float *x, int batch)
+{
+    if (batch < 1 || batch > e->max_batch)
+        return qb_error(QB_ERR_ARG, "batch of %d images does not fit this executor (1..%d)", batch,
+                        e->max_batch);
+    if (e->mode == QB_EXEC_TRAIN) return forward_layers(e, x, batch);
+    const qb_model *m = e->m;
+    int64_t in_n = (int64_t)m->in_c * m->in_h * m->in_w;
+    for (int b0 = 0; b0 < batch; b0 += e->sub) {
+        int n = batch - b0 < e->sub ? batch - b0 : e->sub;
+        e->out[m->n_layers - 1] = e->logits + (int64_t)b0 * m->n_classes;
+        qb_status s = forward_layers(e, x + b0 * in_n, n);
+        if (s != QB_OK) return s;
     }
     return QB_OK;
 }

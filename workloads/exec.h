@@ -3,9 +3,11 @@
  * common/pool.h pool.
  *
  * Two modes:
- *   QB_EXEC_INFER  BN uses its running statistics; activation buffers are
- *                  reused as soon as no later layer reads them, and a ReLU
- *                  that is a layer's only reader is fused into it.
+ *   QB_EXEC_INFER  BN uses its running statistics. The batch goes through
+ *                  the network depth-first in sub-batches small enough for
+ *                  activations to stay in L2; buffers are reused as soon as
+ *                  no later layer reads them, and a ReLU that is a layer's
+ *                  only reader is fused into it.
  *   QB_EXEC_TRAIN  BN uses batch statistics and updates its running ones;
  *                  every activation is kept for qb_exec_backward().
  *
@@ -15,7 +17,9 @@
  *
  * Hooks (all optional) let quantization and analysis see and change what
  * flows, without touching the engine. They run on the calling thread, once
- * per layer per forward, with the whole batch:
+ * per layer per forward with the whole batch in TRAIN mode, and once per
+ * layer per sub-batch (in order) in INFER mode; `batch` says how many
+ * images the pointer holds:
  *   input   before a conv/dense layer computes, on a private copy of its
  *           input (batch x in_numel floats) that it may change in place:
  *           fake-quantization of activations. Backward treats the change as

@@ -11,6 +11,26 @@ static int conv_is_pointwise(const qb_layer *l)
     return l->kh == 1 && l->kw == 1 && l->stride == 1 && l->pad == 0;
 }
 
+int qb_layer_gemm_shape(const qb_layer *l, int batch, int64_t *m, int64_t *n, int64_t *k,
+                        int64_t *calls)
+{
+    if (l->kind == QB_LAYER_CONV) {
+        *m = l->c;
+        *n = (int64_t)l->h * l->w;
+        *k = (int64_t)l->in_c * l->kh * l->kw;
+        *calls = batch;
+        return 1;
+    }
+    if (l->kind == QB_LAYER_DENSE) {
+        *m = batch;
+        *n = l->c;
+        *k = qb_layer_in_numel(l);
+        *calls = 1;
+        return 1;
+    }
+    return 0;
+}
+
 int64_t qb_conv_col_size(const qb_layer *l)
 {
     return (int64_t)l->in_c * l->kh * l->kw * l->h * l->w;
@@ -29,16 +49,55 @@ static void valid_cols(int kx, int stride, int pad, int in_w, int out_w, int *ox
     *ox1 = b;
 }
 
+/* Zeroes n floats inline: the edges im2col clears are a row or two, where
+ * a memset call costs more than the stores. */
+static inline void zero_floats(float *p, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++) p[j + k] = 0.0f;
+    for (; j < n; j++) p[j] = 0.0f;
+}
+
+/* One im2col row for a stride-1 "same" convolution (output as wide as the
+ * input): the row is the input plane shifted by (ky - pad, kx - pad), so it
+ * is one block copy, then zeros where the window hangs off an edge: whole
+ * rows at the top and bottom, single columns at the sides. */
+static void im2col_row_same(const float *plane, float *row, int ih, int iw, int oh, int p, int ky,
+                            int kx)
+{
+    int oy0 = p - ky > 0 ? p - ky : 0, oy1 = ih + p - ky < oh ? ih + p - ky : oh;
+    int ox0 = p - kx > 0 ? p - kx : 0, ox1 = iw + p - kx < iw ? iw + p - kx : iw;
+    if (oy1 <= oy0 || ox1 <= ox0) {
+        zero_floats(row, (int64_t)oh * iw);
+        return;
+    }
+    zero_floats(row, (int64_t)oy0 * iw);
+    int64_t start = (int64_t)oy0 * iw + ox0, end = (int64_t)(oy1 - 1) * iw + ox1;
+    int64_t shift = (int64_t)(ky - p) * iw + (kx - p);
+    memcpy(row + start, plane + start + shift, (size_t)(end - start) * sizeof *row);
+    for (int ox = 0; ox < ox0; ox++)
+        for (int oy = oy0; oy < oy1; oy++) row[(int64_t)oy * iw + ox] = 0.0f;
+    for (int ox = ox1; ox < iw; ox++)
+        for (int oy = oy0; oy < oy1; oy++) row[(int64_t)oy * iw + ox] = 0.0f;
+    zero_floats(row + (int64_t)oy1 * iw, (int64_t)(oh - oy1) * iw);
+}
+
 /* col (in_c*kh*kw, h*w): row (c, ky, kx) holds the input pixels each output
  * position sees through that tap, zero where the window hangs off the edge. */
 static void im2col(const qb_layer *l, const float *x, float *col)
 {
     const int ih = l->in_h, iw = l->in_w, oh = l->h, ow = l->w, s = l->stride, p = l->pad;
+    int same = s == 1 && ow == iw;
     for (int c = 0; c < l->in_c; c++)
         for (int ky = 0; ky < l->kh; ky++)
             for (int kx = 0; kx < l->kw; kx++) {
                 float *row = col + ((int64_t)(c * l->kh + ky) * l->kw + kx) * oh * ow;
                 const float *plane = x + (int64_t)c * ih * iw;
+                if (same) {
+                    im2col_row_same(plane, row, ih, iw, oh, p, ky, kx);
+                    continue;
+                }
                 int ox0, ox1;
                 valid_cols(kx, s, p, iw, ow, &ox0, &ox1);
                 for (int oy = 0; oy < oh; oy++) {
@@ -80,15 +139,44 @@ static void col2im_add(const qb_layer *l, const float *col, float *dx)
             }
 }
 
+#define BLOCK 16
+
+/* The body of qb_affine_relu, specialised by the constant flags. */
+static inline __attribute__((always_inline)) void affine_block(float *y, const float *x,
+                                                               const float *x2, float a, float b,
+                                                               int64_t n, const int has_x2,
+                                                               const int relu)
+{
+    int64_t j = 0;
+    for (; j + BLOCK <= n; j += BLOCK) {
+        /* through a local block: y may be x, and the compiler then needs no
+         * alias check to vectorise */
+        float t[BLOCK];
+        for (int k = 0; k < BLOCK; k++) t[k] = x[j + k] * a + b;
+        if (has_x2)
+            for (int k = 0; k < BLOCK; k++) t[k] += x2[j + k];
+        for (int k = 0; k < BLOCK; k++) y[j + k] = relu ? qb_relu(t[k]) : t[k];
+    }
+    for (; j < n; j++) {
+        float v = x[j] * a + b + (has_x2 ? x2[j] : 0.0f);
+        y[j] = relu ? qb_relu(v) : v;
+    }
+}
+
+void qb_affine_relu(float *y, const float *x, const float *x2, float a, float b, int64_t n,
+                    int relu)
+{
+    if (x2)
+        relu ? affine_block(y, x, x2, a, b, n, 1, 1) : affine_block(y, x, x2, a, b, n, 1, 0);
+    else
+        relu ? affine_block(y, x, NULL, a, b, n, 0, 1) : affine_block(y, x, NULL, a, b, n, 0, 0);
+}
+
 static void bias_relu(float *y, const float *bias, int rows, int64_t cols, int relu)
 {
-    for (int r = 0; r < rows; r++) {
-        float *v = y + r * cols, b = bias ? bias[r] : 0.0f;
-        if (relu)
-            for (int64_t j = 0; j < cols; j++) v[j] = fmaxf(v[j] + b, 0.0f);
-        else if (bias)
-            for (int64_t j = 0; j < cols; j++) v[j] += b;
-    }
+    if (!bias && !relu) return;
+    for (int r = 0; r < rows; r++)
+        qb_affine_relu(y + r * cols, y + r * cols, NULL, 1.0f, bias ? bias[r] : 0.0f, cols, relu);
 }
 
 void qb_conv_forward_image(const qb_layer *l, const float *w, const float *bias, const float *x,
@@ -135,13 +223,8 @@ void qb_dense_forward(const qb_layer *l, const float *w, const float *bias, cons
 {
     int64_t in = qb_layer_in_numel(l), out = l->c;
     qb_sgemm(0, 1, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
-    for (int r = 0; r < rows; r++) {
-        float *v = y + r * out;
-        if (bias)
-            for (int64_t j = 0; j < out; j++) v[j] += bias[j];
-        if (relu)
-            for (int64_t j = 0; j < out; j++) v[j] = fmaxf(v[j], 0.0f);
-    }
+    for (int r = 0; r < rows; r++)
+        qb_affine_relu(y + r * out, y + r * out, bias, 1.0f, 0.0f, out, relu);
 }
 
 void qb_dense_backward(const qb_layer *l, const float *w, const float *x, const float *dy,
@@ -212,12 +295,7 @@ void qb_bn_affine_image(const qb_layer *l, const float *x, float *y, const float
 {
     int64_t hw = (int64_t)l->h * l->w;
     for (int c = 0; c < l->c; c++) {
-        const float *in = x + c * hw;
-        float *out = y + c * hw, a = scale[c], b = shift[c];
-        if (relu)
-            for (int64_t j = 0; j < hw; j++) out[j] = fmaxf(in[j] * a + b, 0.0f);
-        else
-            for (int64_t j = 0; j < hw; j++) out[j] = in[j] * a + b;
+        qb_affine_relu(y + c * hw, x + c * hw, NULL, scale[c], shift[c], hw, relu);
     }
 }
 

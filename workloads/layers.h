@@ -9,6 +9,24 @@
 #include <stdint.h>
 #include "model.h"
 
+/* The GEMMs a forward pass of `batch` images makes for layer l (conv: one
+ * per image; dense: one per chunk of rows, counted here as one per batch):
+ * *calls multiplies of (m x k) by (k x n). Returns 0 for layers without
+ * weights. Benchmarks time the GEMM library alone on these shapes. */
+int qb_layer_gemm_shape(const qb_layer *l, int batch, int64_t *m, int64_t *n, int64_t *k,
+                        int64_t *calls);
+
+/* max(v, 0) as a plain compare, which compilers vectorise (fmaxf is a
+ * libm call at -O2); NaN becomes 0. */
+static inline float qb_relu(float v) { return v > 0.0f ? v : 0.0f; }
+
+/* y[j] = relu?(a * x[j] + b (+ x2[j])) for j < n; y may equal x or x2;
+ * x2 may be NULL. Written in fixed blocks so -O2 vectorises it without
+ * branches (the ReLU's sign is data: a branch would mispredict half the
+ * time). The elementwise work of every layer goes through it. */
+void qb_affine_relu(float *y, const float *x, const float *x2, float a, float b, int64_t n,
+                    int relu);
+
 /* Floats of scratch one thread needs for conv layer l (im2col buffer). */
 int64_t qb_conv_col_size(const qb_layer *l);
 
