@@ -19,6 +19,9 @@ const qb_command qb_commands[] = {
     {"history", qb_cmd_history, "a metric of chosen cells across runs, steps flagged"},
     {"bench-reports", qb_cmd_bench_reports, "benchmark: compare and check on two 100,000-cell runs"},
     {"bench-fp32", qb_cmd_bench_fp32, "fp32 engine throughput vs the GEMM library alone; training times"},
+    {"schemes", qb_cmd_schemes, "list the quantization schemes, their bit widths and parameters"},
+    {"quantize", qb_cmd_quantize, "quantize a .npy tensor: dequantized copy, codes, parameters, error"},
+    {"bench-quant", qb_cmd_bench_quant, "quantizer speed: fake-quantize vs memcpy, k-means, kl"},
 };
 const int qb_n_commands = (int)(sizeof qb_commands / sizeof qb_commands[0]);
 

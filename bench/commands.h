@@ -33,5 +33,8 @@ int qb_cmd_merge(int argc, char **argv);
 int qb_cmd_history(int argc, char **argv);
 int qb_cmd_bench_reports(int argc, char **argv);
 int qb_cmd_bench_fp32(int argc, char **argv);
+int qb_cmd_schemes(int argc, char **argv);
+int qb_cmd_quantize(int argc, char **argv);
+int qb_cmd_bench_quant(int argc, char **argv);
 
 #endif

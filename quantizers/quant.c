@@ -416,6 +416,74 @@ static run run_at(const qb_qparams *p, int64_t r, int64_t n)
 
 /* ---- operations ---- */
 
+#define CHUNK 2048 /* codes staged as int32 on the stack between kernel and array */
+
+/* Codes are stored in one of these integer dtypes. */
+static qb_status check_code_dtype(const qb_qparams *p, qb_dtype dt)
+{
+    int64_t lo, hi;
+    switch (dt) {
+    case QB_I8: lo = INT8_MIN, hi = INT8_MAX; break;
+    case QB_U8: lo = 0, hi = UINT8_MAX; break;
+    case QB_I16: lo = INT16_MIN, hi = INT16_MAX; break;
+    case QB_U16: lo = 0, hi = UINT16_MAX; break;
+    case QB_I32: lo = INT32_MIN, hi = INT32_MAX; break;
+    default:
+        return qb_error(QB_ERR_UNSUPPORTED, "codes are stored as int8, uint8, int16, uint16 or "
+                        "int32, not %s", qb_dtype_name(dt));
+    }
+    if (p->qmin < lo || p->qmax > hi)
+        return qb_error(QB_ERR_ARG, "%s %d-bit codes (%d..%d) do not fit %s; use %s",
+                        p->scheme->name, p->bits, p->qmin, p->qmax, qb_dtype_name(dt),
+                        qb_dtype_name(qb_scheme_code_dtype(p->scheme, p->bits)));
+    return QB_OK;
+}
+
+/* Narrows/widens n codes between int32 and dt (the switch outside the loops). */
+static void store_codes(const int32_t *c, int64_t n, qb_dtype dt, void *out, int64_t off)
+{
+    switch (dt) {
+    case QB_I8: for (int64_t i = 0; i < n; i++) ((int8_t *)out)[off + i] = (int8_t)c[i]; break;
+    case QB_U8: for (int64_t i = 0; i < n; i++) ((uint8_t *)out)[off + i] = (uint8_t)c[i]; break;
+    case QB_I16: for (int64_t i = 0; i < n; i++) ((int16_t *)out)[off + i] = (int16_t)c[i]; break;
+    case QB_U16: for (int64_t i = 0; i < n; i++) ((uint16_t *)out)[off + i] = (uint16_t)c[i]; break;
+    default: memcpy((int32_t *)out + off, c, (size_t)n * sizeof *c); break;
+    }
+}
+
+static void load_codes(const void *in, qb_dtype dt, int64_t off, int64_t n, int32_t *c)
+{
+    switch (dt) {
+    case QB_I8: for (int64_t i = 0; i < n; i++) c[i] = ((const int8_t *)in)[off + i]; break;
+    case QB_U8: for (int64_t i = 0; i < n; i++) c[i] = ((const uint8_t *)in)[off + i]; break;
+    case QB_I16: for (int64_t i = 0; i < n; i++) c[i] = ((const int16_t *)in)[off + i]; break;
+    case QB_U16: for (int64_t i = 0; i < n; i++) c[i] = ((const uint16_t *)in)[off + i]; break;
+    default: memcpy(c, (const int32_t *)in + off, (size_t)n * sizeof *c); break;
+    }
+}
+
+static inline void store_code(void *out, qb_dtype dt, int64_t i, int32_t c)
+{
+    switch (dt) {
+    case QB_I8: ((int8_t *)out)[i] = (int8_t)c; break;
+    case QB_U8: ((uint8_t *)out)[i] = (uint8_t)c; break;
+    case QB_I16: ((int16_t *)out)[i] = (int16_t)c; break;
+    case QB_U16: ((uint16_t *)out)[i] = (uint16_t)c; break;
+    default: ((int32_t *)out)[i] = c; break;
+    }
+}
+
+static inline int32_t load_code(const void *in, qb_dtype dt, int64_t i)
+{
+    switch (dt) {
+    case QB_I8: return ((const int8_t *)in)[i];
+    case QB_U8: return ((const uint8_t *)in)[i];
+    case QB_I16: return ((const int16_t *)in)[i];
+    case QB_U16: return ((const uint16_t *)in)[i];
+    default: return ((const int32_t *)in)[i];
+    }
+}
+
 /* Between the levels below and above x, the upper with probability
  * proportional to the distance from the lower: unbiased inside the range. */
 static int32_t stochastic_code(const qb_scheme *s, const qb_block *b, float x, qb_rng *rng)
@@ -427,9 +495,16 @@ static int32_t stochastic_code(const qb_scheme *s, const qb_block *b, float x, q
     return qb_rng_uniform_d(rng) < prob ? u : d;
 }
 
+/* Where quantized values go: codes of dtype dt, and/or dequantized floats. */
+typedef struct {
+    void *codes;
+    qb_dtype dt;
+    float *y;
+} sink;
+
 /* The per-value path every scheme supports. dir: per-value directions or NULL. */
 static int quantize_generic(const qb_qparams *p, const float *x, int64_t n, const uint8_t *dir,
-                            int32_t *q, float *y)
+                            sink out)
 {
     const qb_scheme *s = p->scheme;
     int64_t nruns, outer;
@@ -454,46 +529,73 @@ static int quantize_generic(const qb_qparams *p, const float *x, int64_t n, cons
             } else {
                 c = s->quantize(v, &blk, dir ? (qb_round_dir)dir[i] : QB_DIR_NEAREST);
             }
-            if (q) q[i] = c;
-            if (y) y[i] = s->dequantize(c, &blk);
+            if (out.codes) store_code(out.codes, out.dt, i, c);
+            if (out.y) out.y[i] = s->dequantize(c, &blk);
         }
     }
     return nan;
 }
 
-/* The fast path: affine schemes with nearest rounding. */
-static int affine_runs(const qb_qparams *p, const float *x, int64_t n, int32_t *q, float *y)
+/* The fast path: affine schemes with nearest rounding, through the SIMD
+ * kernels; narrow codes are staged CHUNK at a time. */
+static int quantize_affine(const qb_qparams *p, const float *x, int64_t n, sink out)
 {
     const qb_uniform_kernels *k = qb_uniform_kernels_best();
     int64_t nruns, outer;
     plan_runs(p, n, &nruns, &outer);
+    int32_t tmp[CHUNK];
     int nan = 0;
     for (int64_t r = 0; r < nruns; r++) {
         run u = run_at(p, r, n);
+        if (out.y) {
+            const float *s = p->scale + u.block;
+            const int32_t *zp = p->zero_point + u.block;
+            nan |= u.per_value ? k->fake_vec(x + u.off, out.y + u.off, u.len, s, zp, p->qmin, p->qmax)
+                               : k->fake(x + u.off, out.y + u.off, u.len, *s, *zp, p->qmin, p->qmax);
+            continue;
+        }
         const float *s = p->scale + u.block;
         const int32_t *zp = p->zero_point + u.block;
-        if (y && u.per_value) nan |= k->fake_vec(x + u.off, y + u.off, u.len, s, zp, p->qmin, p->qmax);
-        else if (y) nan |= k->fake(x + u.off, y + u.off, u.len, *s, *zp, p->qmin, p->qmax);
-        else if (u.per_value) nan |= k->quant_vec(x + u.off, q + u.off, u.len, s, zp, p->qmin, p->qmax);
-        else nan |= k->quant(x + u.off, q + u.off, u.len, *s, *zp, p->qmin, p->qmax);
+        if (qb_dtype_size(out.dt) == 1 && k->quant8) {
+            uint8_t *q = (uint8_t *)out.codes + u.off;
+            nan |= u.per_value ? k->quant8_vec(x + u.off, q, u.len, s, zp, p->qmin, p->qmax)
+                               : k->quant8(x + u.off, q, u.len, *s, *zp, p->qmin, p->qmax);
+            continue;
+        }
+        for (int64_t c0 = 0; c0 < u.len; c0 += CHUNK) {
+            int64_t m = u.len - c0 < CHUNK ? u.len - c0 : CHUNK, off = u.off + c0;
+            int64_t b = u.per_value ? c0 : 0;
+            int32_t *q = out.dt == QB_I32 ? (int32_t *)out.codes + off : tmp;
+            nan |= u.per_value ? k->quant_vec(x + off, q, m, s + b, zp + b, p->qmin, p->qmax)
+                               : k->quant(x + off, q, m, *s, *zp, p->qmin, p->qmax);
+            if (out.dt != QB_I32) store_codes(tmp, m, out.dt, out.codes, off);
+        }
     }
     return nan;
 }
 
-static qb_status run_op(const qb_qparams *p, const float *x, int64_t n, const uint8_t *dir,
-                        int32_t *q, float *y)
+static qb_status run_quantize(const qb_qparams *p, const float *x, int64_t n, const uint8_t *dir,
+                              sink out)
 {
     int64_t nruns, outer;
     qb_status st = plan_runs(p, n, &nruns, &outer);
+    if (st == QB_OK && out.codes) st = check_code_dtype(p, out.dt);
     if (st != QB_OK) return st;
     int fast = p->scheme->affine && !dir && p->rounding.mode == QB_ROUND_NEAREST;
-    int nan = fast ? affine_runs(p, x, n, q, y) : quantize_generic(p, x, n, dir, q, y);
+    int nan = fast ? quantize_affine(p, x, n, out) : quantize_generic(p, x, n, dir, out);
     return nan ? nan_error(p, x, n) : QB_OK;
 }
 
 qb_status qb_quantize(const qb_qparams *p, const float *x, int64_t n, int32_t *q)
 {
-    return run_op(p, x, n, NULL, q, NULL);
+    sink out = {q, QB_I32, NULL};
+    return run_quantize(p, x, n, NULL, out);
+}
+
+qb_status qb_quantize_to(const qb_qparams *p, const float *x, int64_t n, qb_dtype dt, void *codes)
+{
+    sink out = {codes, dt, NULL};
+    return run_quantize(p, x, n, NULL, out);
 }
 
 qb_status qb_quantize_directed(const qb_qparams *p, const float *x, int64_t n,
@@ -503,34 +605,83 @@ qb_status qb_quantize_directed(const qb_qparams *p, const float *x, int64_t n,
         if (dir[i] > QB_DIR_UP)
             return qb_error(QB_ERR_ARG, "rounding direction %d at index %lld is not a "
                             "qb_round_dir", dir[i], (long long)i);
-    return run_op(p, x, n, dir, q, NULL);
+    sink out = {q, QB_I32, NULL};
+    return run_quantize(p, x, n, dir, out);
 }
 
 qb_status qb_fake_quantize(const qb_qparams *p, const float *x, int64_t n, float *y)
 {
-    return run_op(p, x, n, NULL, NULL, y);
+    sink out = {NULL, QB_I32, y};
+    return run_quantize(p, x, n, NULL, out);
+}
+
+static int valid_code(const qb_qparams *p, int32_t c)
+{
+    return c >= p->qmin && c <= p->qmax && (c - p->qmin) % p->scheme->code_step == 0;
+}
+
+static qb_status bad_code(const qb_qparams *p, qb_dtype dt, const void *codes, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int32_t c = load_code(codes, dt, i);
+        if (valid_code(p, c)) continue;
+        return qb_error(QB_ERR_ARG, "code %d at index %lld is not a %s %d-bit code (valid: %d..%d%s)",
+                        c, (long long)i, p->scheme->name, p->bits, p->qmin, p->qmax,
+                        p->scheme->code_step > 1 ? " in steps of 2" : "");
+    }
+    return qb_error(QB_ERR_INTERNAL, "a bad code was reported but not found");
+}
+
+qb_status qb_dequantize_from(const qb_qparams *p, qb_dtype dt, const void *codes, int64_t n,
+                             float *y)
+{
+    int64_t nruns, outer;
+    qb_status st = plan_runs(p, n, &nruns, &outer);
+    if (st == QB_OK) st = check_code_dtype(p, dt);
+    if (st != QB_OK) return st;
+    const qb_scheme *s = p->scheme;
+    const qb_uniform_kernels *k = qb_uniform_kernels_best();
+    int32_t tmp[CHUNK];
+    int bad = 0;
+    for (int64_t r = 0; r < nruns && !bad; r++) {
+        run u = run_at(p, r, n);
+        if (s->affine) {
+            const float *sc = p->scale + u.block;
+            const int32_t *zp = p->zero_point + u.block;
+            if (qb_dtype_size(dt) == 1 && k->dequant8) {
+                const uint8_t *q = (const uint8_t *)codes + u.off;
+                int sgn = dt == QB_I8;
+                bad |= u.per_value ? k->dequant8_vec(q, sgn, y + u.off, u.len, sc, zp, p->qmin, p->qmax)
+                                   : k->dequant8(q, sgn, y + u.off, u.len, *sc, *zp, p->qmin, p->qmax);
+                continue;
+            }
+            for (int64_t c0 = 0; c0 < u.len; c0 += CHUNK) {
+                int64_t m = u.len - c0 < CHUNK ? u.len - c0 : CHUNK, off = u.off + c0;
+                int64_t b = u.per_value ? c0 : 0;
+                const int32_t *q = dt == QB_I32 ? (const int32_t *)codes + off : tmp;
+                if (dt != QB_I32) load_codes(codes, dt, off, m, tmp);
+                bad |= u.per_value ? k->dequant_vec(q, y + off, m, sc + b, zp + b, p->qmin, p->qmax)
+                                   : k->dequant(q, y + off, m, *sc, *zp, p->qmin, p->qmax);
+            }
+            continue;
+        }
+        qb_block blk = qb_qparams_block(p, u.block);
+        for (int64_t i = 0; i < u.len; i++) {
+            if (u.per_value && i) blk = qb_qparams_block(p, u.block + i);
+            int32_t c = load_code(codes, dt, u.off + i);
+            if (!valid_code(p, c)) {
+                bad = 1;
+                break;
+            }
+            y[u.off + i] = s->dequantize(c, &blk);
+        }
+    }
+    return bad ? bad_code(p, dt, codes, n) : QB_OK;
 }
 
 qb_status qb_dequantize(const qb_qparams *p, const int32_t *q, int64_t n, float *y)
 {
-    int64_t nruns, outer;
-    qb_status st = plan_runs(p, n, &nruns, &outer);
-    if (st != QB_OK) return st;
-    const qb_scheme *s = p->scheme;
-    for (int64_t r = 0; r < nruns; r++) {
-        run u = run_at(p, r, n);
-        qb_block blk = qb_qparams_block(p, u.block);
-        for (int64_t k = 0; k < u.len; k++) {
-            if (u.per_value && k) blk = qb_qparams_block(p, u.block + k);
-            int32_t c = q[u.off + k];
-            if (c < p->qmin || c > p->qmax || (c - p->qmin) % s->code_step)
-                return qb_error(QB_ERR_ARG, "code %d at index %lld is not a %s %d-bit code "
-                                "(valid: %d..%d%s)", c, (long long)(u.off + k), s->name, p->bits,
-                                p->qmin, p->qmax, s->code_step > 1 ? " in steps of 2" : "");
-            y[u.off + k] = s->dequantize(c, &blk);
-        }
-    }
-    return QB_OK;
+    return qb_dequantize_from(p, QB_I32, q, n, y);
 }
 
 uint64_t qb_qparams_size_bytes(const qb_qparams *p, int64_t n)
@@ -546,36 +697,4 @@ uint64_t qb_qparams_size_bytes(const qb_qparams *p, int64_t n)
     }
     if (s->params & QB_PARAM_CODEBOOK) per_block += 4ull << p->bits;
     return codes + (uint64_t)p->nblocks * per_block;
-}
-
-qb_status qb_codes_convert(const int32_t *q, int64_t n, qb_dtype dt, void *out)
-{
-    int64_t lo, hi;
-    switch (dt) {
-    case QB_I8: lo = INT8_MIN, hi = INT8_MAX; break;
-    case QB_U8: lo = 0, hi = UINT8_MAX; break;
-    case QB_I16: lo = INT16_MIN, hi = INT16_MAX; break;
-    case QB_U16: lo = 0, hi = UINT16_MAX; break;
-    case QB_I32: case QB_I64: lo = INT32_MIN, hi = INT32_MAX; break;
-    case QB_U32: case QB_U64: lo = 0, hi = INT32_MAX; break;
-    default:
-        return qb_error(QB_ERR_UNSUPPORTED, "codes cannot be stored as %s (use an integer dtype)",
-                        qb_dtype_name(dt));
-    }
-    for (int64_t i = 0; i < n; i++) {
-        if (q[i] < lo || q[i] > hi)
-            return qb_error(QB_ERR_ARG, "code %d at index %lld does not fit %s", q[i],
-                            (long long)i, qb_dtype_name(dt));
-        switch (dt) {
-        case QB_I8: ((int8_t *)out)[i] = (int8_t)q[i]; break;
-        case QB_U8: ((uint8_t *)out)[i] = (uint8_t)q[i]; break;
-        case QB_I16: ((int16_t *)out)[i] = (int16_t)q[i]; break;
-        case QB_U16: ((uint16_t *)out)[i] = (uint16_t)q[i]; break;
-        case QB_I32: ((int32_t *)out)[i] = q[i]; break;
-        case QB_U32: ((uint32_t *)out)[i] = (uint32_t)q[i]; break;
-        case QB_I64: ((int64_t *)out)[i] = q[i]; break;
-        default: ((uint64_t *)out)[i] = (uint64_t)q[i]; break;
-        }
-    }
-    return QB_OK;
 }

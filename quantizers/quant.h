@@ -132,6 +132,13 @@ qb_status qb_quantize_directed(const qb_qparams *p, const float *x, int64_t n,
                                const uint8_t *dir, int32_t *q);
 /* Fails on a code outside the scheme's code set (naming its index). */
 qb_status qb_dequantize(const qb_qparams *p, const int32_t *q, int64_t n, float *y);
+/* The same with codes in an integer array of dtype dt (int8, uint8, int16,
+ * uint16 or int32), as integer kernels consume them: uint8 for 8-bit
+ * uniform-asym (ONNX QuantizeLinear), int8 for uniform-sym, ... (see
+ * qb_scheme_code_dtype). Fails if dt cannot hold the scheme's code range. */
+qb_status qb_quantize_to(const qb_qparams *p, const float *x, int64_t n, qb_dtype dt, void *codes);
+qb_status qb_dequantize_from(const qb_qparams *p, qb_dtype dt, const void *codes, int64_t n,
+                             float *y);
 /* y = dequantize(quantize(x)); y may be x (in place). */
 qb_status qb_fake_quantize(const qb_qparams *p, const float *x, int64_t n, float *y);
 
@@ -140,10 +147,6 @@ qb_status qb_fake_quantize(const qb_qparams *p, const float *x, int64_t n, float
  * byte, its exponent), the zero point (1 byte up to 8 bits, else 2), the
  * codebook (4 bytes per level). fp16/bf16 store no parameters. */
 uint64_t qb_qparams_size_bytes(const qb_qparams *p, int64_t n);
-
-/* Copies codes into an integer array of dtype dt (int8, uint8, int16...),
- * failing if a code does not fit. */
-qb_status qb_codes_convert(const int32_t *q, int64_t n, qb_dtype dt, void *out);
 
 /* Formats a flat index of a C-ordered shape as "(i, j, k)". */
 const char *qb_index_str(int ndim, const int64_t *shape, int64_t flat, char *buf, size_t len);

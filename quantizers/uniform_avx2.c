@@ -81,4 +81,47 @@ static int quant_vec(const float *x, int32_t *q, int64_t n, const float *s, cons
     return tail | (_mm256_movemask_ps(nan) != 0);
 }
 
-const qb_uniform_kernels qb_uniform_avx2 = {"avx2", fake, fake_vec, quant, quant_vec};
+/* All-ones lanes where a code is outside [qmin, qmax]. */
+static inline __m256i out_of_range(__m256i q, int32_t qmin, int32_t qmax)
+{
+    return _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(qmin), q),
+                           _mm256_cmpgt_epi32(q, _mm256_set1_epi32(qmax)));
+}
+
+static int dequant(const int32_t *q, float *y, int64_t n, float s, int32_t zp, int32_t qmin,
+                   int32_t qmax)
+{
+    const __m256 vs = _mm256_set1_ps(s);
+    const __m256i vzp = _mm256_set1_epi32(zp);
+    __m256i bad = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i c = _mm256_loadu_si256((const __m256i *)(q + i));
+        bad = _mm256_or_si256(bad, out_of_range(c, qmin, qmax));
+        __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(c, vzp));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(v, vs));
+    }
+    int tail = qb_uniform_ref.dequant(q + i, y + i, n - i, s, zp, qmin, qmax);
+    return tail | !_mm256_testz_si256(bad, bad);
+}
+
+static int dequant_vec(const int32_t *q, float *y, int64_t n, const float *s, const int32_t *zp,
+                       int32_t qmin, int32_t qmax)
+{
+    __m256i bad = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i c = _mm256_loadu_si256((const __m256i *)(q + i));
+        bad = _mm256_or_si256(bad, out_of_range(c, qmin, qmax));
+        __m256i z = _mm256_loadu_si256((const __m256i *)(zp + i));
+        __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(c, z));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(v, _mm256_loadu_ps(s + i)));
+    }
+    int tail = qb_uniform_ref.dequant_vec(q + i, y + i, n - i, s + i, zp + i, qmin, qmax);
+    return tail | !_mm256_testz_si256(bad, bad);
+}
+
+const qb_uniform_kernels qb_uniform_avx2 = {
+    .name = "avx2", .fake = fake, .fake_vec = fake_vec, .quant = quant, .quant_vec = quant_vec,
+    .dequant = dequant, .dequant_vec = dequant_vec, /* one-byte codes: staged by the caller */
+};

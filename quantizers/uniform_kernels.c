@@ -67,7 +67,32 @@ static int ref_quant_vec(const float *x, int32_t *q, int64_t n, const float *s, 
     return nan;
 }
 
-const qb_uniform_kernels qb_uniform_ref = {"ref", ref_fake, ref_fake_vec, ref_quant, ref_quant_vec};
+static int ref_dequant(const int32_t *q, float *y, int64_t n, float s, int32_t zp, int32_t qmin,
+                       int32_t qmax)
+{
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        bad |= q[i] < qmin || q[i] > qmax;
+        y[i] = (float)(q[i] - zp) * s;
+    }
+    return bad;
+}
+
+static int ref_dequant_vec(const int32_t *q, float *y, int64_t n, const float *s,
+                           const int32_t *zp, int32_t qmin, int32_t qmax)
+{
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        bad |= q[i] < qmin || q[i] > qmax;
+        y[i] = (float)(q[i] - zp[i]) * s[i];
+    }
+    return bad;
+}
+
+const qb_uniform_kernels qb_uniform_ref = {
+    .name = "ref", .fake = ref_fake, .fake_vec = ref_fake_vec, .quant = ref_quant,
+    .quant_vec = ref_quant_vec, .dequant = ref_dequant, .dequant_vec = ref_dequant_vec,
+};
 
 int qb_uniform_kernels_usable(const qb_uniform_kernels *k)
 {

@@ -190,6 +190,19 @@ static void test_kernels_match_reference(void **state)
             k->quant_vec(x, q1, n, s, zp, -128, 127);
             qb_uniform_ref.quant_vec(x, q0, n, s, zp, -128, 127);
             assert_memory_equal(q0, q1, (size_t)n * sizeof *q0);
+            assert_int_equal(k->dequant(q0, y1, n, 0.3f, 5, -128, 127), 0);
+            qb_uniform_ref.dequant(q0, y0, n, 0.3f, 5, -128, 127);
+            assert_memory_equal(y0, y1, (size_t)n * sizeof *y0);
+            assert_int_equal(k->dequant_vec(q0, y1, n, s, zp, -128, 127), 0);
+            qb_uniform_ref.dequant_vec(q0, y0, n, s, zp, -128, 127);
+            assert_memory_equal(y0, y1, (size_t)n * sizeof *y0);
+            if (n > 0) { /* a code out of range is reported, wherever it sits */
+                int32_t keep = q0[n - 1];
+                q0[n - 1] = 128;
+                assert_int_equal(k->dequant(q0, y1, n, 0.3f, 5, -128, 127), 1);
+                assert_int_equal(k->dequant_vec(q0, y1, n, s, zp, -128, 127), 1);
+                q0[n - 1] = keep;
+            }
         }
         float nanx[20] = {0};
         nanx[17] = NAN;
@@ -231,6 +244,51 @@ static void test_fake_equals_two_steps(void **state)
             qb_qparams_free(&p);
         }
     }
+}
+
+/* Narrow code arrays give the same codes and values as int32 ones, for
+ * every scheme (affine ones go through the chunked fast path). */
+static void test_codes_in_narrow_dtypes(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static float x[N], y0[N], y1[N];
+    static int32_t q[N];
+    static int16_t q16[N];
+    static uint8_t q8[N];
+    const int64_t shape[2] = {2, N / 2};
+    qb_rng r;
+    qb_rng_seed(&r, 12);
+    for (int i = 0; i < N; i++) x[i] = qb_rng_normal(&r);
+    for (int i = 0; i < qb_schemes_count(); i++) {
+        const qb_scheme *s = qb_scheme_at(i);
+        qb_quant_config c;
+        qb_quant_config_init(&c, s);
+        c.gran.kind = QB_GRAN_CHANNEL;
+        qb_qparams p;
+        assert_int_equal(qb_qparams_fit(&p, &c, x, 2, shape), QB_OK);
+        qb_dtype dt = qb_scheme_code_dtype(s, c.bits);
+        void *narrow = qb_dtype_size(dt) == 1 ? (void *)q8 : (void *)q16;
+        assert_int_equal(qb_quantize(&p, x, N, q), QB_OK);
+        assert_int_equal(qb_quantize_to(&p, x, N, dt, narrow), QB_OK);
+        for (int j = 0; j < N; j++) {
+            int32_t c8 = dt == QB_I8 ? (int8_t)q8[j] : dt == QB_U8 ? q8[j] : dt == QB_I16 ? q16[j] : (uint16_t)q16[j];
+            if (c8 != q[j]) fail_msg("%s: code %d vs %d at %d", s->name, c8, q[j], j);
+        }
+        assert_int_equal(qb_dequantize(&p, q, N, y0), QB_OK);
+        assert_int_equal(qb_dequantize_from(&p, dt, narrow, N, y1), QB_OK);
+        assert_memory_equal(y0, y1, sizeof y0);
+        qb_qparams_free(&p);
+    }
+    qb_quant_config c;
+    assert_int_equal(qb_quant_config_parse(&c, "uniform-sym", 8, NULL, NULL, NULL), QB_OK);
+    qb_qparams p;
+    int64_t n = N;
+    assert_int_equal(qb_qparams_fit(&p, &c, x, 1, &n), QB_OK);
+    assert_int_equal(qb_quantize_to(&p, x, N, QB_U8, q8), QB_ERR_ARG);
+    assert_error_has("uniform-sym 8-bit codes (-128..127) do not fit uint8; use int8");
+    assert_int_equal(qb_quantize_to(&p, x, N, QB_F32, q8), QB_ERR_UNSUPPORTED);
+    qb_qparams_free(&p);
 }
 
 static void test_nan_inf_and_bad_codes(void **state)
@@ -409,11 +467,6 @@ static void test_pack_round_trip(void **state)
     assert_int_equal(packed[0], 0xF0);
     assert_int_equal(packed[1], 0x09);
     qb_qparams_free(&p);
-
-    assert_int_equal(qb_codes_convert(codes, 3, QB_I8, packed), QB_OK);
-    assert_int_equal((int8_t)packed[0], -8);
-    assert_int_equal(qb_codes_convert(codes, 3, QB_U8, packed), QB_ERR_ARG);
-    assert_error_has("code -8 at index 0 does not fit uint8");
 }
 
 int main(void)
@@ -424,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_runs_match_block_of),
         cmocka_unit_test(test_kernels_match_reference),
         cmocka_unit_test(test_fake_equals_two_steps),
+        cmocka_unit_test(test_codes_in_narrow_dtypes),
         cmocka_unit_test(test_nan_inf_and_bad_codes),
         cmocka_unit_test(test_batch_sizes),
         cmocka_unit_test(test_asym_minmax_fit),
