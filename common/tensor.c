@@ -65,7 +65,7 @@ qb_status qb_tensor_alloc(qb_tensor *t, qb_dtype dtype, int ndim, const int64_t 
     memset(data, 0, (size_t)n * qb_dtype_size(dtype));
     t->dtype = dtype;
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape); /* shape may be NULL for scalars */
     t->data = data;
     return QB_OK;
 }

@@ -169,7 +169,7 @@ qb_status qb_qparams_alloc(qb_qparams *p, const qb_quant_config *c, int ndim,
     p->gran = c->gran;
     p->rounding = c->rounding;
     p->ndim = ndim;
-    memcpy(p->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim) memcpy(p->shape, shape, (size_t)ndim * sizeof *shape);
 
     if (c->gran.kind == QB_GRAN_TENSOR) {
         p->outer = 1;

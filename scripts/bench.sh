@@ -13,3 +13,4 @@ echo "qbench benchmarks on $(hostname), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 "$qbench" version
 run bench-reports
 run bench-fp32
+run bench-quant

@@ -171,6 +171,7 @@ static void test_roundtrip_all_dtypes(void **state)
         }
     }
     qb_test_rmtree(dir);
+    free(dir);
 }
 
 /* Builds a v1.0 file image around `dict` with `data_bytes` zero bytes. */
@@ -261,14 +262,15 @@ static void test_write_failures_keep_old_file(void **state)
     snprintf(bad, sizeof bad, "%s/missing/dir/x.npy", dir);
     assert_int_equal(qb_npy_write(bad, &t), QB_ERR_IO);
     assert_non_null(strstr(qb_last_error(), bad));
+    qb_tensor_free(&b);
     assert_int_equal(qb_npy_read(bad, &b), QB_ERR_IO);
     assert_non_null(strstr(qb_last_error(), "cannot open"));
 
     free(before);
     free(after);
     qb_tensor_free(&t);
-    qb_tensor_free(&b);
     qb_test_rmtree(dir);
+    free(dir);
 }
 
 int main(void)
