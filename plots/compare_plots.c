@@ -24,7 +24,7 @@ static int plotted(const qb_result *r, const qb_model_ref *m)
 /* Points of `run` on the model's reference placement, as one data block;
  * sets *sampled when only every k-th point was written. */
 static size_t write_points(FILE *f, const qb_run *run, const qb_model_ref *m, const char *title,
-                           int *sampled)
+                           int *sampled, qb_panels *pan)
 {
     size_t total = 0, n = 0, k = 0;
     for (size_t i = 0; i < run->n_results; i++) total += plotted(&run->results[i], m);
@@ -36,6 +36,7 @@ static size_t write_points(FILE *f, const qb_run *run, const qb_model_ref *m, co
         const qb_result *r = &run->results[i];
         if (!plotted(r, m) || k++ % (step ? step : 1)) continue;
         fprintf(f, "%.6g %.6g\n", r->latency_ms_median, r->accuracy);
+        qb_panels_point(pan, r->latency_ms_median, r->accuracy);
         n++;
     }
     return n;
@@ -54,7 +55,8 @@ static qb_status overlay(const qb_run *base, const qb_run *cur, const char *dir,
         return s;
     }
     FILE *f = qb_plot_data(&p);
-    qb_panels pan = {0};
+    qb_panels pan;
+    qb_panels_init(&pan, 1, 0, 0);
     int sampled = 0;
     char tb[300], tc[300];
     snprintf(tb, sizeof tb, "baseline %s", qb_report_name(base->dir));
@@ -71,15 +73,17 @@ static qb_status overlay(const qb_run *base, const qb_run *cur, const char *dir,
             break;
         }
         if (pan.npanels) fputs("\n\n", mem);
-        size_t nb = write_points(mem, base, &m[k], tb, &sampled);
+        size_t nb = write_points(mem, base, &m[k], tb, &sampled, &pan);
         fputs("\n\n", mem);
-        size_t nc = write_points(mem, cur, &m[k], tc, &sampled);
+        size_t nc = write_points(mem, cur, &m[k], tc, &sampled, &pan);
         fclose(mem);
         if (nb && nc) {
             fwrite(buf, 1, len, f);
             char title[160];
             snprintf(title, sizeof title, "%s (%s, %s)", m[k].model, m[k].placement, m[k].scenario);
             qb_panels_add(&pan, title, 2);
+        } else {
+            pan.nx = pan.ny = 0; /* the panel is left out: forget its points */
         }
         free(buf);
     }
@@ -89,6 +93,11 @@ static qb_status overlay(const qb_run *base, const qb_run *cur, const char *dir,
         return s;
     }
     qb_plot_set(&p, "PANELS", "%s", pan.panels);
+    qb_plot_set(&p, "XLO", "%s", pan.xlo);
+    qb_plot_set(&p, "XHI", "%s", pan.xhi);
+    qb_plot_set(&p, "YLO", "%s", pan.ylo);
+    qb_plot_set(&p, "YHI", "%s", pan.yhi);
+    qb_plot_set(&p, "XTICS", "%s", pan.xtics);
     qb_plot_set(&p, "TITLE", "Accuracy vs latency, both runs");
     qb_plot_set(&p, "WIDTH", "%d", qb_panels_width(pan.npanels));
     if ((s = qb_plot_finish(&p)) == QB_OK)

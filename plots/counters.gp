@@ -2,7 +2,9 @@
 # configuration, one bar per model. Values per inference where the harness
 # wrote them (ctr:EVENT/inf), measured on each model's reference placement.
 panels = '@PANELS@'   # panel titles (counters)
-logy = "@LOGY@"       # 1: log scale for that panel
+logy = '@LOGY@'       # 1: log scale for that panel
+ylo = '@YLO@'; yhi = '@YHI@'   # y range per panel (from the data, padded)
+ncols = '@NCOLS@'     # bars per cluster (models with a value) in each panel
 set multiplot layout @LAYOUT@ title "@TITLE@"
 set style data histogram
 set style histogram clustered gap 1
@@ -13,6 +15,7 @@ set key top left font ",8"
 do for [k = 1:words(panels)] {
     set title word(panels, k)
     if (word(logy, k) + 0) { set logscale y } else { unset logscale y }
-    plot for [c = 2:@NCOLS@ + 1] "@NAME@.dat" index (k - 1) using c:xtic(1) title columnheader(c)
+    set yrange [word(ylo, k) + 0 : word(yhi, k) + 0]
+    plot for [c = 2:word(ncols, k) + 1] "@NAME@.dat" index (k - 1) using c:xtic(1) title columnheader(c)
 }
 unset multiplot

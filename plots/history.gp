@@ -7,5 +7,5 @@ set xlabel "run (oldest first)"
 set ylabel "@YLABEL@"
 set xtics rotate by -30 font ",8"
 set key outside right font ",8"
-set offsets 0, 0, graph 0.08, graph 0.08
+set yrange [@YLO@ : @YHI@]   # from the data, padded
 plot for [i = 0:nlines - 1] "@NAME@.dat" index i using 1:2:xtic(3) with linespoints lw 2 pt 7 title columnheader(1)@STEPS@

@@ -39,6 +39,8 @@ qb_status qb_history_plot(const qb_history *h, const char *dir, qb_plot_list *ou
         return s;
     }
     FILE *f = qb_plot_data(&p);
+    qb_panels pan; /* one panel: only for its y range */
+    qb_panels_init(&pan, 0, 0, 0);
     size_t nsteps = 0;
     for (size_t b = 0; b < n; b++) {
         const qb_history_cell *c = &h->cells[idx[b]];
@@ -54,6 +56,7 @@ qb_status qb_history_plot(const qb_history *h, const char *dir, qb_plot_list *ou
             fprintf(f, "%zu ", i);
             if (isnan(v)) fputs("?", f);
             else fprintf(f, "%.6g", v);
+            qb_panels_point(&pan, (double)i, v);
             fputc(' ', f);
             qb_plot_quote(f, qb_report_name(h->runs[i]->dir));
             fputc('\n', f);
@@ -71,6 +74,9 @@ qb_status qb_history_plot(const qb_history *h, const char *dir, qb_plot_list *ou
     free(idx);
     static const char *const ylabels[] = {"speedup over fp32 (x)", "median latency (ms)",
                                           "top-1 accuracy (%)"};
+    qb_panels_add(&pan, "", (int)n);
+    qb_plot_set(&p, "YLO", "%s", pan.ylo);
+    qb_plot_set(&p, "YHI", "%s", pan.yhi);
     qb_plot_set(&p, "NLINES", "%zu", n);
     qb_plot_set(&p, "NRUNS", "%zu", h->n_runs);
     qb_plot_set(&p, "YLABEL", "%s", ylabels[h->opts.metric]);

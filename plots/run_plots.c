@@ -34,6 +34,55 @@ void qb_plot_list_render(qb_plot_list *l, const char *dir)
     }
 }
 
+void qb_panels_init(qb_panels *p, int xlog, int ylog, int yzero)
+{
+    memset(p, 0, sizeof *p);
+    p->xlog = xlog;
+    p->ylog = ylog;
+    p->yzero = yzero;
+}
+
+void qb_panels_point(qb_panels *p, double x, double y)
+{
+    if (!isnan(x) && (!p->xlog || x > 0)) {
+        p->x0 = p->nx ? fmin(p->x0, x) : x;
+        p->x1 = p->nx++ ? fmax(p->x1, x) : x;
+    }
+    if (!isnan(y) && (!p->ylog || y > 0)) {
+        p->y0 = p->ny ? fmin(p->y0, y) : y;
+        p->y1 = p->ny++ ? fmax(p->y1, y) : y;
+    }
+}
+
+/* A padded range around [lo, hi] that is never empty. */
+static void pad_range(int n, double lo, double hi, int log, int zero, double *a, double *b)
+{
+    if (!n) {
+        *a = log ? 1 : 0;
+        *b = log ? 10 : 1;
+        return;
+    }
+    if (zero && !log) {
+        lo = fmin(lo, 0);
+        hi = fmax(hi, 0);
+    }
+    if (log) {
+        *a = lo / 1.3;
+        *b = hi * 1.3;
+        return;
+    }
+    /* at least a thousandth of the value, so that printed bounds differ */
+    double span = hi - lo, pad = fmax(0.08 * span, fabs(hi) > 0 ? 1e-3 * fabs(hi) : 0.5);
+    *a = zero && lo == 0 ? 0 : lo - pad;
+    *b = hi + pad;
+}
+
+static void append_word(char *list, size_t len, double v)
+{
+    size_t n = strlen(list);
+    snprintf(list + n, len - n, "%s%.10g", n ? " " : "", v);
+}
+
 void qb_panels_add(qb_panels *p, const char *title, int blocks)
 {
     char clean[128];
@@ -43,6 +92,31 @@ void qb_panels_add(qb_panels *p, const char *title, int blocks)
         if (*c == '\'') *c = ' '; /* the list is a single-quoted gnuplot string */
     snprintf(p->panels + n, sizeof p->panels - n, "%s\"%s\"", n ? " " : "", clean);
     snprintf(p->blocks + m, sizeof p->blocks - m, "%s%d", m ? " " : "", blocks);
+    double a, b;
+    pad_range(p->nx, p->x0, p->x1, p->xlog, 0, &a, &b);
+    append_word(p->xlo, sizeof p->xlo, a);
+    append_word(p->xhi, sizeof p->xhi, b);
+    if (p->xlog) { /* 1, 2, 5 times powers of ten inside the range */
+        size_t t = strlen(p->xtics);
+        int first = 1;
+        snprintf(p->xtics + t, sizeof p->xtics - t, "%s", t ? " " : "");
+        for (int e = (int)floor(log10(a)); e <= (int)ceil(log10(b)); e++)
+            for (int k = 0; k < 3; k++) {
+                double v = (k == 0 ? 1 : k == 1 ? 2 : 5) * pow(10, e);
+                if (v < a || v > b) continue;
+                t = strlen(p->xtics);
+                snprintf(p->xtics + t, sizeof p->xtics - t, "%s%g", first ? "" : ",", v);
+                first = 0;
+            }
+        if (first) { /* no nice value inside: the middle */
+            t = strlen(p->xtics);
+            snprintf(p->xtics + t, sizeof p->xtics - t, "%.3g", sqrt(a * b));
+        }
+    }
+    pad_range(p->ny, p->y0, p->y1, p->ylog, p->yzero, &a, &b);
+    append_word(p->ylo, sizeof p->ylo, a);
+    append_word(p->yhi, sizeof p->yhi, b);
+    p->nx = p->ny = 0;
     p->npanels++;
 }
 
@@ -105,6 +179,11 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void strlist_sort(strlist *l)
+{
+    if (l->n) qsort(l->s, l->n, sizeof *l->s, cmp_str); /* an empty list has no array */
+}
+
 int qb_panels_width(int panels) { return panels <= 1 ? 800 : 120 + 440 * (panels > 4 ? 4 : panels); }
 
 static qb_status finish(qb_plot *p, qb_panels *pan, const char *title, qb_plot_list *list,
@@ -113,6 +192,11 @@ static qb_status finish(qb_plot *p, qb_panels *pan, const char *title, qb_plot_l
     qb_plot_set(p, "PANELS", "%s", pan->panels);
     qb_plot_set(p, "BLOCKS", "%s", pan->blocks);
     qb_plot_set(p, "COLORS", "%s", pan->colors);
+    qb_plot_set(p, "XLO", "%s", pan->xlo);
+    qb_plot_set(p, "XHI", "%s", pan->xhi);
+    qb_plot_set(p, "YLO", "%s", pan->ylo);
+    qb_plot_set(p, "YHI", "%s", pan->yhi);
+    qb_plot_set(p, "XTICS", "%s", pan->xtics);
     qb_plot_set(p, "TITLE", "%s", title);
     qb_plot_set(p, "WIDTH", "%d", qb_panels_width(pan->npanels));
     char name[64];
@@ -131,12 +215,13 @@ static qb_status plot_accuracy_bits(const qb_run *run, const qb_model_ref *m, si
     qb_status s = qb_plot_begin(&p, dir, "accuracy_bits", "accuracy_bits.gp");
     if (s != QB_OK) return s;
     FILE *f = qb_plot_data(&p);
-    qb_panels pan = {0};
+    qb_panels pan;
+    qb_panels_init(&pan, 1, 0, 1); /* log2 bits; drops from 0 */
     int nblocks = 0;
     strlist all = {0}; /* every scheme, for colours that agree across panels */
     for (size_t i = 0; i < run->n_results; i++)
         if (!qb_result_is_fp32(&run->results[i])) strlist_add(&all, run->results[i].scheme);
-    qsort(all.s, all.n, sizeof *all.s, cmp_str);
+    strlist_sort(&all);
     for (size_t k = 0; k < nm; k++) {
         strlist schemes = {0};
         for (size_t i = 0; i < run->n_results; i++) {
@@ -145,7 +230,7 @@ static qb_status plot_accuracy_bits(const qb_run *run, const qb_model_ref *m, si
                 !isnan(r->drop_pp))
                 strlist_add(&schemes, r->scheme);
         }
-        qsort(schemes.s, schemes.n, sizeof *schemes.s, cmp_str);
+        strlist_sort(&schemes);
         for (size_t j = 0; j < schemes.n; j++) {
             block(f, &nblocks, schemes.s[j]);
             qb_panels_color(&pan, strlist_find(&all, schemes.s[j]) + 1);
@@ -158,7 +243,9 @@ static qb_status plot_accuracy_bits(const qb_run *run, const qb_model_ref *m, si
                         strcmp(r->scheme, schemes.s[j]) == 0 && !(r->drop_pp >= best))
                         best = r->drop_pp;
                 }
-                if (!isnan(best)) fprintf(f, "%lld %.6g\n", bits, best);
+                if (isnan(best)) continue;
+                fprintf(f, "%lld %.6g\n", bits, best);
+                qb_panels_point(&pan, (double)bits, best);
             }
         }
         if (schemes.n) qb_panels_add(&pan, m[k].model, (int)schemes.n);
@@ -192,7 +279,8 @@ static qb_status plot_pareto(const qb_run *run, const qb_model_ref *m, size_t nm
     qb_status s = qb_plot_begin(&p, dir, name, "pareto.gp");
     if (s != QB_OK) return s;
     FILE *f = qb_plot_data(&p);
-    qb_panels pan = {0};
+    qb_panels pan;
+    qb_panels_init(&pan, 1, 0, 0); /* log latency or size */
     int nblocks = 0;
     const qb_result **pts = qb_calloc(run->n_results + 1, sizeof *pts);
     double *x = qb_calloc(run->n_results + 1, sizeof *x), *y = qb_calloc(run->n_results + 1, sizeof *y);
@@ -223,7 +311,10 @@ static qb_status plot_pareto(const qb_run *run, const qb_model_ref *m, size_t nm
             block(f, &nblocks, schemes.s[j]);
             qb_panels_color(&pan, strlist_find(&all, schemes.s[j]) + 1);
             for (size_t i = 0; i < n; i++)
-                if (strcmp(pts[i]->scheme, schemes.s[j]) == 0) fprintf(f, "%.6g %.6g\n", x[i], y[i]);
+                if (strcmp(pts[i]->scheme, schemes.s[j]) == 0) {
+                    fprintf(f, "%.6g %.6g\n", x[i], y[i]);
+                    qb_panels_point(&pan, x[i], y[i]);
+                }
         }
         size_t nf = qb_pareto_front(x, y, n, front);
         block(f, &nblocks, NULL);
@@ -335,7 +426,8 @@ static qb_status plot_speedup(const qb_run *run, const qb_model_ref *m, size_t n
         return s;
     }
     FILE *f = qb_plot_data(&p);
-    qb_panels pan = {0};
+    qb_panels pan;
+    qb_panels_init(&pan, 0, 0, 0);
     int nblocks = 0;
     for (size_t k = 0; k < nm; k++) {
         if (!m[k].scenario) continue;
@@ -359,6 +451,7 @@ static qb_status plot_speedup(const qb_run *run, const qb_model_ref *m, size_t n
                 char tick[160];
                 snprintf(tick, sizeof tick, "%s (%lld)", places.s[pl], threads[pl]);
                 fprintf(f, "%zu %.6g ", pl, v);
+                qb_panels_point(&pan, (double)pl, v);
                 qb_plot_quote(f, tick);
                 fputc('\n', f);
             }
@@ -386,38 +479,10 @@ static qb_status plot_speedup(const qb_run *run, const qb_model_ref *m, size_t n
 
 /* ---- counters ---- */
 
-/* Which counter columns to draw: per-inference ones when the harness wrote
- * them, the raw sum otherwise, and only those with at least one value. */
-static int counter_shown(const qb_run *run, int k)
-{
-    const char *name = run->counter_names[k];
-    size_t len = strlen(name);
-    int per_inf = len > 4 && strcmp(name + len - 4, "/inf") == 0;
-    if (!per_inf) {
-        for (int j = 0; j < run->n_counters; j++)
-            if (strncmp(run->counter_names[j], name, len) == 0 &&
-                strcmp(run->counter_names[j] + len, "/inf") == 0)
-                return 0;
-    }
-    for (size_t i = 0; i < run->n_results; i++)
-        if (!isnan(qb_run_counter(run, &run->results[i], k))) return 1;
-    return 0;
-}
-
-static double counter_value(const qb_run *run, const qb_result *r, int k)
-{
-    return k < 0 ? r->ipc : qb_run_counter(run, r, k);
-}
-
 static qb_status plot_counters(const qb_run *run, const qb_model_ref *m, size_t nm,
                                const char *dir, qb_plot_list *list)
 {
-    int shown[256], ns = 0;
-    for (int k = 0; k < run->n_counters && ns < 255; k++)
-        if (counter_shown(run, k)) shown[ns++] = k;
-    int has_ipc = 0;
-    for (size_t i = 0; i < run->n_results; i++) has_ipc |= !isnan(run->results[i].ipc);
-    if (has_ipc) shown[ns++] = -1;
+    int shown[64], ns = qb_run_measured(run, 1, shown, 64);
     if (ns == 0) return QB_OK;
     /* rows: configuration labels over all models (table order); columns: models */
     const qb_result **rows = qb_calloc(run->n_results + 1, sizeof *rows);
@@ -430,30 +495,53 @@ static qb_status plot_counters(const qb_run *run, const qb_model_ref *m, size_t 
     strlist labels = {0};
     char buf[128];
     for (size_t i = 0; i < nr; i++) strlist_add(&labels, qb_result_config(rows[i], buf, sizeof buf));
+    /* grid[label][model]: the reference cell with that configuration */
+    const qb_result **grid = qb_calloc(labels.n * nm + 1, sizeof *grid);
+    char *used = qb_calloc(labels.n + nm + 1, 1);
     qb_plot p;
-    qb_status s = qb_plot_begin(&p, dir, "counters", "counters.gp");
+    qb_status s = grid && used ? qb_plot_begin(&p, dir, "counters", "counters.gp") : QB_ERR_NOMEM;
     if (s != QB_OK) goto done;
+    for (size_t i = 0; i < nr; i++) {
+        int j = strlist_find(&labels, qb_result_config(rows[i], buf, sizeof buf));
+        for (size_t k = 0; k < nm; k++)
+            if (strcmp(rows[i]->model, m[k].model) == 0) grid[(size_t)j * nm + k] = rows[i];
+    }
     FILE *f = qb_plot_data(&p);
-    qb_panels pan = {0};
-    char logy[512] = "";
-    int nblocks = 0;
+    qb_panels pan;
+    qb_panels_init(&pan, 0, 0, 1);
+    char logy[512] = "", ncols[512] = "";
+    int nblocks = 0, npanels = 0;
     for (int c = 0; c < ns; c++) {
+        /* only the models and configurations with a value for this counter */
+        char *use_label = used, *use_model = used + labels.n;
+        memset(used, 0, labels.n + nm);
+        int nmod = 0;
+        for (size_t j = 0; j < labels.n; j++)
+            for (size_t k = 0; k < nm; k++) {
+                const qb_result *r = grid[j * nm + k];
+                if (r && !isnan(qb_run_value(run, r, shown[c]))) {
+                    use_label[j] = 1;
+                    nmod += !use_model[k];
+                    use_model[k] = 1;
+                }
+            }
+        if (!nmod) continue;
         block(f, &nblocks, NULL);
         fputs("configuration", f);
-        for (size_t k = 0; k < nm; k++) {
-            fputc(' ', f);
-            qb_plot_quote(f, m[k].model);
-        }
+        for (size_t k = 0; k < nm; k++)
+            if (use_model[k]) {
+                fputc(' ', f);
+                qb_plot_quote(f, m[k].model);
+            }
         fputc('\n', f);
         double lo = INFINITY, hi = 0;
         for (size_t j = 0; j < labels.n; j++) {
+            if (!use_label[j]) continue;
             qb_plot_quote(f, labels.s[j]);
             for (size_t k = 0; k < nm; k++) {
-                double v = NAN;
-                for (size_t i = 0; i < nr && isnan(v); i++)
-                    if (strcmp(rows[i]->model, m[k].model) == 0 &&
-                        strcmp(qb_result_config(rows[i], buf, sizeof buf), labels.s[j]) == 0)
-                        v = counter_value(run, rows[i], shown[c]);
+                if (!use_model[k]) continue;
+                const qb_result *r = grid[j * nm + k];
+                double v = r ? qb_run_value(run, r, shown[c]) : NAN;
                 if (isnan(v)) {
                     fputs(" ?", f);
                     continue;
@@ -464,17 +552,30 @@ static qb_status plot_counters(const qb_run *run, const qb_model_ref *m, size_t 
             }
             fputc('\n', f);
         }
-        const char *cname = shown[c] < 0 ? "ipc" : run->counter_names[shown[c]];
-        if (strncmp(cname, "ctr:", 4) == 0) cname += 4;
-        size_t l = strlen(logy);
+        const char *cname = qb_run_column_name(run, shown[c]);
+        size_t l = strlen(logy), n = strlen(ncols);
+        int log = hi > 50 * lo;
+        pan.ylog = log;
+        pan.y0 = log ? lo : 0;
+        pan.y1 = hi;
+        pan.ny = hi > 0 || lo < INFINITY;
         qb_panels_add(&pan, cname, 1);
-        snprintf(logy + l, sizeof logy - l, "%s%d", l ? " " : "", hi > 50 * lo);
+        snprintf(logy + l, sizeof logy - l, "%s%d", l ? " " : "", log);
+        snprintf(ncols + n, sizeof ncols - n, "%s%d", n ? " " : "", nmod);
+        npanels++;
     }
+    if (!npanels) {
+        qb_plot_abort(&p);
+        goto done;
+    }
+    ns = npanels;
     int cols = ns < 2 ? 1 : 2, rws = (ns + cols - 1) / cols;
     qb_plot_set(&p, "PANELS", "%s", pan.panels);
+    qb_plot_set(&p, "YLO", "%s", pan.ylo);
+    qb_plot_set(&p, "YHI", "%s", pan.yhi);
     qb_plot_set(&p, "LOGY", "%s", logy);
     qb_plot_set(&p, "LAYOUT", "%d, %d", rws, cols);
-    qb_plot_set(&p, "NCOLS", "%zu", nm);
+    qb_plot_set(&p, "NCOLS", "%s", ncols);
     qb_plot_set(&p, "TITLE", "Counters per configuration");
     qb_plot_set(&p, "WIDTH", "%d", cols == 1 ? 900 : 1400);
     qb_plot_set(&p, "HEIGHT", "%d", 120 + 420 * rws);
@@ -485,6 +586,8 @@ static qb_status plot_counters(const qb_run *run, const qb_model_ref *m, size_t 
                          "inference where the harness wrote /inf columns; log scale where values "
                          "span decades). Counters that were not counted are left out.");
 done:
+    free(grid);
+    free(used);
     strlist_free(&labels);
     free(rows);
     return s;
@@ -501,7 +604,8 @@ static qb_status plot_layers(const qb_run *run, const char *dir, qb_plot_list *l
     FILE *f = qb_plot_data(&p);
     strlist models = {0};
     for (size_t i = 0; i < run->n_layers; i++) strlist_add(&models, run->layers[i].model);
-    qb_panels pan = {0};
+    qb_panels pan;
+    qb_panels_init(&pan, 0, 0, 1);
     int nblocks = 0;
     for (size_t k = 0; k < models.n; k++) {
         strlist cells = {0};
@@ -522,6 +626,7 @@ static qb_status plot_layers(const qb_run *run, const char *dir, qb_plot_list *l
                 const qb_layer *l = &run->layers[i];
                 if (strcmp(l->cell_id, cells.s[c]) != 0 || isnan(l->sensitivity_pp)) continue;
                 fprintf(f, "%lld %.6g ", l->layer_index, l->sensitivity_pp);
+                qb_panels_point(&pan, (double)l->layer_index, l->sensitivity_pp);
                 qb_plot_quote(f, l->layer);
                 fputc('\n', f);
             }

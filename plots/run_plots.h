@@ -37,16 +37,31 @@ qb_plot_info *qb_plot_list_add(qb_plot_list *l, const char *name, const char *ca
 void qb_plot_list_render(qb_plot_list *l, const char *dir);
 
 /* Panel and block bookkeeping shared by the multi-panel templates: the
- * PANELS variable (quoted panel titles), BLOCKS (data blocks per panel) and
+ * PANELS variable (quoted panel titles), BLOCKS (data blocks per panel),
  * COLORS (a line type per block, so that a series keeps its colour from
- * panel to panel), built while data blocks are written. */
+ * panel to panel) and the axis ranges XLO XHI YLO YHI (and XTICS on a log
+ * x axis) per panel, computed
+ * from the points so that a panel whose points share a value still gets a
+ * range (gnuplot would warn "empty range"). */
 typedef struct {
     char panels[2048];
     char blocks[512];
     char colors[2048];
+    char xlo[1024], xhi[1024], ylo[1024], yhi[1024];
+    char xtics[4096];        /* log x: "0.01,0.02,0.05" per panel (gnuplot puts
+                              * none inside a range narrower than a decade) */
     int npanels;
+    int xlog, ylog;          /* log scale, for the panels still to come */
+    int yzero;               /* the y range includes 0 */
+    double x0, x1, y0, y1;   /* the current panel's points so far */
+    int nx, ny;
 } qb_panels;
 
+/* Starts the bookkeeping with the axes' scales. */
+void qb_panels_init(qb_panels *p, int xlog, int ylog, int yzero);
+/* A point of the current panel (NaN coordinates are ignored). */
+void qb_panels_point(qb_panels *p, double x, double y);
+/* Ends the current panel. */
 void qb_panels_add(qb_panels *p, const char *title, int blocks);
 /* Line type for the next data block. */
 void qb_panels_color(qb_panels *p, int linetype);

@@ -54,10 +54,12 @@ static void summary(qb_doc *d, const qb_run *run, const qb_model_ref *m, size_t 
             continue;
         }
         const qb_result *f = m[k].fp32;
+        char lat_text[48] = "not timed";
+        if (f && !isnan(f->latency_ms_median))
+            snprintf(lat_text, sizeof lat_text, "%s ms", qb_fmt(lat, sizeof lat, "%.4g", f->latency_ms_median));
         qb_doc_bullet(d, "`%s`: reference placement `%s`, scenario `%s`; fp32 accuracy %s%%, "
-                      "latency %s ms.", m[k].model, m[k].placement, m[k].scenario,
-                      qb_fmt(acc, sizeof acc, "%.2f", f ? f->accuracy : NAN),
-                      qb_fmt(lat, sizeof lat, "%.4g", f ? f->latency_ms_median : NAN));
+                      "latency %s.", m[k].model, m[k].placement, m[k].scenario,
+                      qb_fmt(acc, sizeof acc, "%.2f", f ? f->accuracy : NAN), lat_text);
     }
     qb_doc_bullet(d, "Timing samples: %s; per-image outcomes: %s; per-layer analysis: %s.",
                   run->has_samples ? "samples.csv" : "none",
@@ -180,13 +182,7 @@ static void results(qb_doc *d, const qb_run *run, const qb_model_ref *m, size_t 
 static void counters(qb_doc *d, const qb_run *run, const qb_model_ref *m, size_t nm)
 {
     if (run->n_counters == 0) return;
-    int shown[64], ns = 0;
-    for (int k = 0; k < run->n_counters && ns < 63; k++) {
-        int any = 0;
-        for (size_t i = 0; i < run->n_results && !any; i++)
-            any = !isnan(qb_run_counter(run, &run->results[i], k));
-        if (any) shown[ns++] = k;
-    }
+    int shown[64], ns = qb_run_measured(run, 0, shown, 64);
     qb_doc_heading(d, 2, "Counters");
     const char *reason = NULL;
     for (size_t i = 0; i < run->n_results && !reason; i++)
@@ -202,14 +198,15 @@ static void counters(qb_doc *d, const qb_run *run, const qb_model_ref *m, size_t
         return;
     }
     qb_doc_para(d, "On each model's reference placement; sums over the timed repetitions and "
-                "the placement's threads, and per inference (`/inf`).");
+                "the placement's threads, per inference (`/inf`), and what the harness derives "
+                "from them (IPC, GFLOP/s, GB/s).");
     const char *head[66];
     char names[64][96];
     head[0] = "model";
     head[1] = "config";
     char align[68] = "ll";
     for (int c = 0; c < ns; c++) {
-        head[2 + c] = qb_doc_cell(run->counter_names[shown[c]] + 4, names[c], sizeof names[c]);
+        head[2 + c] = qb_doc_cell(qb_run_column_name(run, shown[c]), names[c], sizeof names[c]);
         strcat(align, "r");
     }
     qb_doc_table(d, 2 + ns, head, align);
@@ -226,7 +223,7 @@ static void counters(qb_doc *d, const qb_run *run, const qb_model_ref *m, size_t
             row[0] = m[k].model;
             row[1] = qb_result_config(rows[i], cfg, sizeof cfg);
             for (int c = 0; c < ns; c++)
-                row[2 + c] = qb_fmt(vals[c], sizeof vals[c], "%.6g", qb_run_counter(run, rows[i], shown[c]));
+                row[2 + c] = qb_fmt(vals[c], sizeof vals[c], "%.6g", qb_run_value(run, rows[i], shown[c]));
             qb_doc_row(d, row);
         }
         free(rows);

@@ -33,8 +33,11 @@ static const col_spec result_cols[] = {
     DBL(drop_ci_low), DBL(drop_ci_high), DBL(agreement), DBL(kl), DBL(size_bytes),
     DBL(compression), DBL(latency_ms_median), DBL(latency_ms_mad), DBL(latency_ms_ci_low),
     DBL(latency_ms_ci_high), INT(reps, 0), DBL(throughput_ips), DBL(speedup),
-    DBL(prep_seconds), DBL(prep_peak_mb), STR(counter_status, 0), DBL(ipc),
+    DBL(prep_seconds), DBL(prep_peak_mb), STR(counter_status, 0), DBL(ipc), DBL(gflop_s),
+    DBL(gbyte_s),
 };
+
+
 
 static char *join_path(const char *dir, const char *file)
 {
@@ -448,4 +451,44 @@ const char *qb_result_config(const qb_result *r, char *buf, size_t len)
         if (*extra[i][0] && strcmp(extra[i][0], extra[i][1]) != 0)
             n += snprintf(buf + n, len - (size_t)n, " %s", extra[i][0]);
     return buf;
+}
+
+static const char *const derived_names[] = {"ipc", "gflop_s", "gbyte_s"};
+
+double qb_run_value(const qb_run *run, const qb_result *r, int col)
+{
+    if (col >= 0) return qb_run_counter(run, r, col);
+    return col == -1 ? r->ipc : col == -2 ? r->gflop_s : r->gbyte_s;
+}
+
+const char *qb_run_column_name(const qb_run *run, int col)
+{
+    return col < 0 ? derived_names[-1 - col] : run->counter_names[col] + 4;
+}
+
+/* 1 when `name` (a total) has a per-inference sibling `name/inf`. */
+static int has_per_inf(const qb_run *run, const char *name)
+{
+    size_t len = strlen(name);
+    for (int j = 0; j < run->n_counters; j++)
+        if (strncmp(run->counter_names[j], name, len) == 0 &&
+            strcmp(run->counter_names[j] + len, "/inf") == 0)
+            return 1;
+    return 0;
+}
+
+int qb_run_measured(const qb_run *run, int prefer_per_inf, int *cols, int max)
+{
+    int n = 0;
+    /* counters in header order, then the derived metrics */
+    for (int k = 0; k < run->n_counters + (int)QB_ARRAY_LEN(derived_names) && n < max; k++) {
+        int col = k < run->n_counters ? k : -1 - (k - run->n_counters);
+        if (col >= 0 && prefer_per_inf && has_per_inf(run, run->counter_names[col])) continue;
+        for (size_t i = 0; i < run->n_results; i++)
+            if (!isnan(qb_run_value(run, &run->results[i], col))) {
+                cols[n++] = col;
+                break;
+            }
+    }
+    return n;
 }

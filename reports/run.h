@@ -28,7 +28,8 @@ typedef struct {
     double agreement, kl;        /* percent; nats */
     double size_bytes, compression;
     double latency_ms_median, latency_ms_mad, latency_ms_ci_low, latency_ms_ci_high;
-    double throughput_ips, speedup, prep_seconds, prep_peak_mb, ipc;
+    double throughput_ips, speedup, prep_seconds, prep_peak_mb;
+    double ipc, gflop_s, gbyte_s; /* derived by the harness from counters and throughput */
     /* every value above is NaN (or "") when the column is absent or empty */
     size_t line;                 /* line in results.csv */
     const double *samples;       /* n_samples latencies in ms, in rep order */
@@ -79,6 +80,16 @@ const char *qb_run_meta(const qb_run *run, const char *key);
 const qb_result *qb_run_find(const qb_run *run, uint64_t id);
 /* Counter column `k` of result `r` (NaN when empty). */
 double qb_run_counter(const qb_run *run, const qb_result *r, int k);
+
+/* Measured columns: the counters (index k >= 0 into counter_names) and
+ * the metrics the harness derives from them (ipc, gflop_s, gbyte_s, coded
+ * as -1, -2, -3) that have at least one value in the run. With
+ * `prefer_per_inf`, a counter's total is left out when its per-inference
+ * column (ctr:EVENT/inf) exists. Fills cols (room for max); returns how many. */
+int qb_run_measured(const qb_run *run, int prefer_per_inf, int *cols, int max);
+double qb_run_value(const qb_run *run, const qb_result *r, int col);
+/* "sde:::qbench::macs/inf", "ipc" (no ctr: prefix). */
+const char *qb_run_column_name(const qb_run *run, int col);
 
 /* Parses a 16-hex-digit cell id; 0 on success, -1 if malformed. */
 int qb_cell_id_parse(const char *s, uint64_t *out);

@@ -31,10 +31,10 @@ static void test_compare_report(void **state)
     assert_int_equal(system(cmd), 0);
     free(cmd);
     /* lenet uniform-sym w4a8 on core: 40% slower; a new compiler; one cell gone */
-    const char *slow = "3362d9a4c59560cc";
+    const char *slow = "f96ac178f0b0d53d";
     assert_int_equal(qb_fixture_scale(cur, "samples.csv", slow, "latency_ms", 1.4), 0);
     assert_int_equal(qb_fixture_scale(cur, "results.csv", slow, "latency_ms_median", 1.4), 0);
-    assert_int_equal(qb_fixture_drop(cur, "results.csv", "fff1227cb68e6a52"), 0);
+    assert_int_equal(qb_fixture_drop(cur, "results.csv", "eb7f9354cce59641"), 0);
     char *meta_path;
     assert_true(asprintf(&meta_path, "%s/meta.csv", cur) > 0);
     char *meta = qb_test_read_file(meta_path, NULL);
@@ -57,7 +57,7 @@ static void test_compare_report(void **state)
     assert_non_null(strstr(md, "| compiler | **gcc 12.2.0** | **gcc 13.1.0** |"));
     assert_non_null(strstr(md, "| host | bench-vm-01 | bench-vm-01 |"));
     assert_non_null(strstr(md, "## Regressed, worst first\n\n- lenet uniform-sym w4a8 channel mse bias "
-                               "@ core/latency [3362d9a4c59560cc]: 40.0% slower by latency"));
+                               "@ core/latency [f96ac178f0b0d53d]: 40.0% slower by latency"));
     assert_non_null(strstr(md, "## Missing from the current run"));
     assert_non_null(strstr(md, "| lenet | uniform-sym w4a8 channel mse bias | core/latency | **regressed** |"));
     assert_non_null(strstr(md, "![Both runs overlaid"));

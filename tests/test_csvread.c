@@ -26,12 +26,12 @@ static void test_loads_committed_run(void **state)
     /* counters discovered from the header, in order */
     assert_int_equal(run.n_counters, 8);
     assert_string_equal(run.counter_names[0], "ctr:PAPI_TOT_CYC");
-    assert_string_equal(run.counter_names[6], "ctr:sde:::qbench::macs/inf");
+    assert_string_equal(run.counter_names[5], "ctr:sde:::qbench::macs/inf");
     const qb_result *r0 = &run.results[0];
     assert_string_equal(r0->model, "mlp");
     assert_true(qb_result_is_fp32(r0));
     assert_true(isnan(qb_run_counter(&run, r0, 0)));          /* not counted on a VM */
-    assert_true(qb_run_counter(&run, r0, 6) == 235008);        /* macs per image */
+    assert_true(qb_run_counter(&run, r0, 5) == 235008);        /* macs per image */
     assert_int_equal(r0->n_samples, 7);
     assert_true(r0->samples[0] == 0.0413962 && r0->samples[1] == 0.0419651);
     assert_non_null(r0->outcomes);
@@ -82,15 +82,15 @@ static void expect_load_error(const char *file, const char *text, qb_status want
 static void test_malformed_files_name_file_and_line(void **state)
 {
     (void)state;
-    expect_load_error("samples.csv", "cell_id,rep,latency_ms\n8b50a66ab7ecf571,0,0.04\n"
-                      "8b50a66ab7ecf571,1,0.0\"4\n", QB_ERR_FORMAT, "samples.csv:3: malformed CSV");
-    expect_load_error("samples.csv", "cell_id,rep,latency_ms\n8b50a66ab7ecf571,0,0.04\n\n"
-                      "8b50a66ab7ecf571,1\n", QB_ERR_FORMAT, "samples.csv:4: 2 fields, but the header has 3");
-    expect_load_error("samples.csv", "cell_id,rep,latency_ms\n8b50a66ab7ecf571,0,fast\n",
+    expect_load_error("samples.csv", "cell_id,rep,latency_ms\nd6542d2d6c18f1ee,0,0.04\n"
+                      "d6542d2d6c18f1ee,1,0.0\"4\n", QB_ERR_FORMAT, "samples.csv:3: malformed CSV");
+    expect_load_error("samples.csv", "cell_id,rep,latency_ms\nd6542d2d6c18f1ee,0,0.04\n\n"
+                      "d6542d2d6c18f1ee,1\n", QB_ERR_FORMAT, "samples.csv:4: 2 fields, but the header has 3");
+    expect_load_error("samples.csv", "cell_id,rep,latency_ms\nd6542d2d6c18f1ee,0,fast\n",
                       QB_ERR_FORMAT, "samples.csv:2: column latency_ms: expected a number, got 'fast'");
     expect_load_error("samples.csv", "cell_id,rep,latency_ms\nzz50a66ab7ecf571,0,1\n",
                       QB_ERR_FORMAT, "samples.csv:2: cell_id 'zz50a66ab7ecf571' is not 16 hex digits");
-    expect_load_error("samples.csv", "cell_id,rep,latency_ms\n8b50a66ab7ecf571,0,\"1\n",
+    expect_load_error("samples.csv", "cell_id,rep,latency_ms\nd6542d2d6c18f1ee,0,\"1\n",
                       QB_ERR_FORMAT, "samples.csv:2: malformed CSV: a quoted field is not closed");
     expect_load_error("samples.csv", "cell_id,rep\n", QB_ERR_FORMAT,
                       "samples.csv:1: the header has no column 'latency_ms'");
@@ -101,7 +101,7 @@ static void test_malformed_files_name_file_and_line(void **state)
     expect_load_error("meta.csv", "key,value\nschema_version,2\n", QB_ERR_UNSUPPORTED,
                       "meta.csv:2: schema_version 2 is newer than this qbench reads (1)");
     expect_load_error("meta.csv", "key,value\nhost,x\n", QB_ERR_FORMAT, "no schema_version row");
-    expect_load_error("outcomes.csv", "cell_id,n,correct_hex\n8b50a66ab7ecf571,16,ff\n",
+    expect_load_error("outcomes.csv", "cell_id,n,correct_hex\nd6542d2d6c18f1ee,16,ff\n",
                       QB_ERR_FORMAT, "outcomes.csv:2: correct_hex has 2 hex digits; n = 16 images needs 4");
 }
 
@@ -135,14 +135,14 @@ static void test_results_errors_and_unknown_columns(void **state)
     qb_run_free(&run);
 
     /* A bad number in results.csv names the column and the line. */
-    assert_int_equal(qb_fixture_set(dir, "results.csv", "03c6235f1b716395", "accuracy", "88.6%"), 0);
+    assert_int_equal(qb_fixture_set(dir, "results.csv", "7b05298a8202295c", "accuracy", "88.6%"), 0);
     assert_int_equal(qb_run_load(dir, &run), QB_ERR_FORMAT);
     assert_non_null(strstr(qb_last_error(), "results.csv:4: column accuracy: expected a number, got '88.6%'"));
     /* A duplicated cell is refused. */
-    assert_int_equal(qb_fixture_set(dir, "results.csv", "03c6235f1b716395", "accuracy", "88.6"), 0);
-    assert_int_equal(qb_fixture_set(dir, "results.csv", "fff1227cb68e6a52", "cell_id", "03c6235f1b716395"), 0);
+    assert_int_equal(qb_fixture_set(dir, "results.csv", "7b05298a8202295c", "accuracy", "88.6"), 0);
+    assert_int_equal(qb_fixture_set(dir, "results.csv", "eb7f9354cce59641", "cell_id", "7b05298a8202295c"), 0);
     assert_int_equal(qb_run_load(dir, &run), QB_ERR_FORMAT);
-    assert_non_null(strstr(qb_last_error(), "results.csv:5: cell 03c6235f1b716395 appears twice (also on line 4)"));
+    assert_non_null(strstr(qb_last_error(), "results.csv:5: cell 7b05298a8202295c appears twice (also on line 4)"));
     /* No results.csv: not a run folder. */
     char *cmd;
     assert_true(asprintf(&cmd, "rm '%s'", path) > 0);

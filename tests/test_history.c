@@ -11,10 +11,10 @@
 #include "csvread.h"
 #include "run_fixture.h"
 
-#define STEP_CELL "03c6235f1b716395"   /* mlp uniform-sym w8a8 on core */
-#define SPIKE_CELL "3362d9a4c59560cc"  /* lenet uniform-sym w4a8 on core */
-#define LATEST_CELL "fff1227cb68e6a52" /* mlp uniform-sym w8a8 on cores:2 */
-#define ACC_CELL "814a8eec3f5e2062"    /* lenet uniform-sym w8a8 on core */
+#define STEP_CELL "7b05298a8202295c"   /* mlp uniform-sym w8a8 on core */
+#define SPIKE_CELL "f96ac178f0b0d53d"  /* lenet uniform-sym w4a8 on core */
+#define LATEST_CELL "eb7f9354cce59641" /* mlp uniform-sym w8a8 on cores:2 */
+#define ACC_CELL "adcdf53fd518e70d"    /* lenet uniform-sym w8a8 on core */
 
 typedef struct {
     char *root, *run[5];

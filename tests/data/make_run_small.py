@@ -80,7 +80,9 @@ cols = ["cell_id", "model", "scheme", "granularity", "calib", "correction", "pol
         "agreement", "kl", "size_bytes", "compression", "latency_ms_median", "latency_ms_mad",
         "latency_ms_ci_low", "latency_ms_ci_high", "reps", "throughput_ips", "speedup",
         "prep_seconds", "prep_peak_mb", "counter_status"]
-cols += ["ctr:" + e for e in EVENTS] + ["ctr:" + e + "/inf" for e in EVENTS] + ["ipc"]
+for e in EVENTS:  # each event's total, then its per-inference value
+    cols += ["ctr:" + e, "ctr:" + e + "/inf"]
+cols += ["ipc", "flop_per_inf", "gflop_s", "byte_per_inf", "gbyte_s"]
 rows, samples, outcomes, layers = [], [], [], []
 
 def outcome_bits(acc, base=None, drop=0.0):
@@ -123,11 +125,14 @@ for mi, (model, (fp32_acc, params, fp32_ms, macs)) in enumerate(MODELS.items()):
         size = params * 4 if scheme == "fp32" else params * bpw // 8 + (params // 64) * 4
         for (pl, threads, cpuset, pfac) in PLACEMENTS:
             crashed = model == "lenet" and scheme == "ternary" and pl == "cores:2"
-            ident = ("model=%s;scheme=%s;granularity=%s;calib=%s;correction=%s;policy=uniform;"
-                     "wbits=%d;abits=%d;backend=%s;placement=%s;scenario=latency;batch=1" %
-                     (model, scheme, gran, calib, corr, wb, ab, BACKEND[scheme], pl))
+            # the canonical string of docs/csv-schema.md "Cell ids"
+            fp = scheme == "fp32"
+            ident = ("model=%s|scheme=%s|granularity=%s|calib=%s|correction=%s|policy=uniform|"
+                     "wbits=%d|abits=%d|backend=auto|placement=%s|scenario=latency|batch=1" %
+                     (model, scheme, "" if fp else gran, "" if fp else calib, corr, wb, ab, pl))
             cid = fnv1a64(ident)
-            row = dict(cell_id=cid, model=model, scheme=scheme, granularity=gran, calib=calib,
+            row = dict(cell_id=cid, model=model, scheme=scheme, granularity="" if fp else gran,
+                       calib="" if fp else calib,
                        correction=corr, policy="uniform", wbits=wb, abits=ab,
                        backend=BACKEND[scheme], placement=pl, threads=threads, cpuset=cpuset,
                        scenario="latency", batch=1)
@@ -152,12 +157,19 @@ for mi, (model, (fp32_acc, params, fp32_ms, macs)) in enumerate(MODELS.items()):
                        latency_ms_ci_high=srt[-1], reps=REPS, throughput_ips=1000 / med,
                        speedup=sp, prep_seconds=0.0 if scheme == "fp32" else 0.05 + 0.4 * (corr == "bias"),
                        prep_peak_mb=0.0 if scheme == "fp32" else params * 4 / 1e6 * 1.5,
-                       counter_status="PAPI_TOT_CYC: Event does not exist;PAPI_TOT_INS: Event does not exist")
+                       counter_status="PAPI_TOT_CYC: Component containing event is disabled "
+                                      "(perf_event: Error libpfm4 no default PMU found); "
+                                      "PAPI_TOT_INS: Component containing event is disabled "
+                                      "(perf_event: Error libpfm4 no default PMU found)")
             wbytes = size
             row["ctr:sde:::qbench::macs"] = macs * REPS
             row["ctr:sde:::qbench::weight_bytes"] = wbytes * REPS
             row["ctr:sde:::qbench::macs/inf"] = float(macs)
             row["ctr:sde:::qbench::weight_bytes/inf"] = float(wbytes)
+            row["flop_per_inf"] = 2.0 * macs
+            row["gflop_s"] = 2.0 * macs * (1000 / med) / 1e9
+            row["byte_per_inf"] = float(wbytes)
+            row["gbyte_s"] = wbytes * (1000 / med) / 1e9
             rows.append(row)
             for i, r in enumerate(reps):
                 samples.append((cid, i, r))
