@@ -14,7 +14,6 @@ struct qb_exec {
     int max_batch, batch, nthreads;
     qb_pool *pool;
     qb_exec_hooks hooks;
-    int has_hooks;
 
     const float *input;    /* the current batch's model input */
     float **out;           /* per layer: output (batch, out_numel) */
@@ -244,7 +243,6 @@ void qb_exec_set_hooks(qb_exec *e, const qb_exec_hooks *hooks)
 {
     memset(&e->hooks, 0, sizeof e->hooks);
     if (hooks) e->hooks = *hooks;
-    e->has_hooks = hooks && (hooks->input || hooks->weight || hooks->output);
 }
 
 void qb_exec_want_input_grad(qb_exec *e, int want) { e->want_input_grad = want; }
