@@ -1,0 +1,40 @@
+/* The flags `qbench eval` and `qbench inspect` share: which model, which
+ * quantization, which data, and turning them into a qb_qeval. */
+#ifndef QB_EVALFLAGS_H
+#define QB_EVALFLAGS_H
+
+#include "args.h"
+#include "dataset.h"
+#include "pool.h"
+#include "qeval.h"
+
+typedef struct {
+    const char *model, *scheme, *granularity, *calib, *ascheme, *data, *format;
+    int wbits, abits, keep_first_last, threads;
+} qb_evalflags;
+
+#define QB_EVALFLAGS_N 11
+
+/* Defaults (uniform-sym, W8A8, channel, minmax, text) and the flag table
+ * rows pointing into f (opts must hold QB_EVALFLAGS_N rows). */
+void qb_evalflags_init(qb_evalflags *f, qb_opt *opts);
+
+/* Everything a command needs once its flags are parsed. */
+typedef struct {
+    qb_qeval_config config;
+    qb_fmnist data;
+    qb_pool *pool;
+    qb_qeval *ev;
+    char model_path[1024];
+} qb_evalsetup;
+
+/* Validates the flags, loads the data and model, runs the fp32 reference
+ * and calibration. On failure everything is released and the status says
+ * what was wrong. */
+qb_status qb_evalsetup_open(const qb_evalflags *f, qb_evalsetup *s);
+void qb_evalsetup_close(qb_evalsetup *s);
+
+/* "channel" with its bits and schemes, for headings. */
+const char *qb_evalflags_describe(const qb_evalflags *f, char *buf, size_t len);
+
+#endif
