@@ -64,19 +64,13 @@ int qb_cmd_eval(int argc, char **argv)
     qb_evalflags f;
     qb_opt opts[QB_EVALFLAGS_N];
     qb_evalflags_init(&f, opts);
-    qb_args a = {NULL, 0, 0, 0};
     const char *synopsis = "--model M [--scheme S --wbits B --abits A --granularity G --calib C] "
                            "[--keep-first-last B] [--format text|csv]";
-    qb_status s = qb_args_parse("eval", argc, argv, opts, QB_EVALFLAGS_N, &a);
-    if (s != QB_OK) return qb_cmd_fail("eval", s);
-    if (a.help) {
-        qb_args_usage(stdout, "eval", synopsis, opts, QB_EVALFLAGS_N);
-        return 0;
-    }
     qb_evalsetup setup;
-    if ((s = qb_evalsetup_open(&f, &setup)) != QB_OK) return qb_cmd_fail("eval", s);
+    int rc = qb_evalflags_start("eval", synopsis, argc, argv, opts, QB_EVALFLAGS_N, &f, &setup);
+    if (rc >= 0) return rc;
     qb_qeval_result r;
-    s = qb_qeval_run(setup.ev, &setup.config, &r);
+    qb_status s = qb_qeval_run(setup.ev, &setup.config, &r);
     if (s == QB_OK) {
         const char *model = qb_qeval_model(setup.ev)->arch;
         if (strcmp(f.format, "csv") == 0)

@@ -66,20 +66,14 @@ int qb_cmd_inspect(int argc, char **argv)
     const char *out = NULL;
     opts[QB_EVALFLAGS_N] = (qb_opt){"--out -o", QB_OPT_STR, &out, "FILE", "write layers.csv here"};
     int nopts = QB_EVALFLAGS_N + 1;
-    qb_args a = {NULL, 0, 0, 0};
     const char *synopsis = "--model M [--scheme S --wbits B --abits A --granularity G --calib C] "
                            "[--out layers.csv]";
-    qb_status s = qb_args_parse("inspect", argc, argv, opts, nopts, &a);
-    if (s != QB_OK) return qb_cmd_fail("inspect", s);
-    if (a.help) {
-        qb_args_usage(stdout, "inspect", synopsis, opts, nopts);
-        return 0;
-    }
     qb_evalsetup setup;
-    if ((s = qb_evalsetup_open(&f, &setup)) != QB_OK) return qb_cmd_fail("inspect", s);
+    int rc = qb_evalflags_start("inspect", synopsis, argc, argv, opts, nopts, &f, &setup);
+    if (rc >= 0) return rc;
     qb_layer_report *rows = NULL;
     int n = 0;
-    s = qb_qeval_layers(setup.ev, &setup.config, &rows, &n);
+    qb_status s = qb_qeval_layers(setup.ev, &setup.config, &rows, &n);
     const char *model = qb_qeval_model(setup.ev)->arch;
     if (s == QB_OK && out) s = write_layers_csv(out, model, rows, n);
     if (s == QB_OK) {

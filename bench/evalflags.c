@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "modelfile.h"
 
 void qb_evalflags_init(qb_evalflags *f, qb_opt *o)
@@ -81,4 +82,18 @@ const char *qb_evalflags_describe(const qb_evalflags *f, char *buf, size_t len)
     else snprintf(a, sizeof a, "%d-bit inputs per tensor", f->abits);
     snprintf(buf, len, "%s, %s, calibration %s", w, a, f->calib);
     return buf;
+}
+
+int qb_evalflags_start(const char *cmd, const char *synopsis, int argc, char **argv,
+                       const qb_opt *opts, int nopts, const qb_evalflags *f, qb_evalsetup *s)
+{
+    qb_args a = {NULL, 0, 0, 0};
+    qb_status st = qb_args_parse(cmd, argc, argv, opts, nopts, &a);
+    if (st != QB_OK) return qb_cmd_fail(cmd, st);
+    if (a.help) {
+        qb_args_usage(stdout, cmd, synopsis, opts, nopts);
+        return 0;
+    }
+    if ((st = qb_evalsetup_open(f, s)) != QB_OK) return qb_cmd_fail(cmd, st);
+    return -1;
 }

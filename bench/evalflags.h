@@ -34,6 +34,12 @@ typedef struct {
 qb_status qb_evalsetup_open(const qb_evalflags *f, qb_evalsetup *s);
 void qb_evalsetup_close(qb_evalsetup *s);
 
+/* Parses argv with opts (the shared rows, then any of the command's own),
+ * answers --help, and opens the setup. Returns -1 when the command should
+ * go on with *s open, else the exit status to return. */
+int qb_evalflags_start(const char *cmd, const char *synopsis, int argc, char **argv,
+                       const qb_opt *opts, int nopts, const qb_evalflags *f, qb_evalsetup *s);
+
 /* "channel" with its bits and schemes, for headings. */
 const char *qb_evalflags_describe(const qb_evalflags *f, char *buf, size_t len);
 
