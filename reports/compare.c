@@ -97,14 +97,22 @@ static void notable(qb_doc *doc, const qb_diff *d, qb_verdict v, const char *tit
     free(idx);
 }
 
+/* Beyond this many cells the table stops (a page that long helps nobody);
+ * compare.csv always has every cell, and the lists above every change. */
+#define MAX_TABLE_ROWS 5000
+
 static void cells_table(qb_doc *doc, const qb_diff *d)
 {
     qb_doc_heading(doc, 2, "Every cell");
+    if (d->n > MAX_TABLE_ROWS)
+        qb_doc_para(doc, "The first %d of %zu cells; `compare.csv` has every cell, and the "
+                    "lists above every regressed, improved, missing and new one.",
+                    MAX_TABLE_ROWS, d->n);
     const char *head[] = {"model", "config", "placement", "verdict", "latency ms base",
                           "latency ms cur", "change", "p (MW)", "speedup base -> cur",
                           "accuracy % base -> cur", "change pp", "paired test p"};
     qb_doc_table(doc, 12, head, "llllrrrrrrrr");
-    for (size_t i = 0; i < d->n; i++) {
+    for (size_t i = 0; i < d->n && i < MAX_TABLE_ROWS; i++) {
         const qb_cell_diff *c = &d->cells[i];
         const qb_result *r = c->cur ? c->cur : c->base, *b = c->base, *k = c->cur;
         char cfg[128], pl[160], verdict[32], lb[32], lc[32], ch[32], p[32], sp[96], s1[32], s2[32],
