@@ -39,6 +39,11 @@ int qb_cmd_check(int argc, char **argv)
            nreg ? "FAILED" : "passed", nreg, nreg == 1 ? "" : "s", d.n, d.count[QB_IMPROVED],
            d.count[QB_NEW], qb_metric_name(d.opts.metric), 100 * d.opts.max_slowdown,
            d.opts.max_drop, d.opts.alpha, p.out_dir);
+    if (d.too_few_reps)
+        fprintf(stderr, "qbench check: warning: %zu cells have too few repetitions for alpha %g "
+                "(the smallest p their samples allow is %.3g): raise the spec's repetitions or "
+                "--alpha, or their slowdowns cannot be detected\n", d.too_few_reps, d.opts.alpha,
+                d.smallest_p);
     free(reg);
     qb_diff_free(&d);
     qb_cmd_pair_free(&p);

@@ -59,6 +59,10 @@ static qb_status write_markdown(const qb_diff *d, const qb_run *base, const qb_r
                 "%.1f%% by %s, or less accurate by more than %.2f pp.", d->opts.alpha,
                 100 * d->opts.max_slowdown, qb_metric_name(d->opts.metric), d->opts.max_drop);
     qb_compare_counts(doc, d);
+    if (d->too_few_reps)
+        qb_doc_para(doc, "**Warning:** %zu cells have too few repetitions for alpha %g (the "
+                    "smallest p their samples allow is %.3g): their slowdowns cannot be detected.",
+                    d->too_few_reps, d->opts.alpha, d->smallest_p);
     if (nreg) {
         qb_doc_heading(doc, 2, "Regressions, worst first");
         for (size_t i = 0; i < nreg; i++) {

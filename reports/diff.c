@@ -170,9 +170,21 @@ qb_status qb_diff_runs(const qb_run *base, const qb_run *cur, const qb_diff_opts
     }
     for (size_t i = 0; i < cur->n_results; i++)
         if (!qb_run_find(base, cur->results[i].id)) out->cells[out->n++].cur = &cur->results[i];
+    out->smallest_p = 1;
     for (size_t i = 0; i < out->n; i++) {
-        qb_diff_cell(&out->cells[i], o);
-        out->count[out->cells[i].verdict]++;
+        qb_cell_diff *c = &out->cells[i];
+        qb_diff_cell(c, o);
+        out->count[c->verdict]++;
+        /* Mann-Whitney cannot go below 2 / C(n+m, n): with few repetitions
+         * and a small alpha no slowdown can ever be significant. */
+        if (c->base && c->cur && c->base->n_samples && c->cur->n_samples && !isnan(c->ratio)) {
+            double n = (double)c->base->n_samples, m = (double)c->cur->n_samples;
+            double pmin = 2 * exp(lgamma(n + 1) + lgamma(m + 1) - lgamma(n + m + 1));
+            if (pmin >= o->alpha) {
+                out->too_few_reps++;
+                out->smallest_p = fmin(out->smallest_p, pmin);
+            }
+        }
     }
     return QB_OK;
 }
@@ -183,12 +195,11 @@ void qb_diff_free(qb_diff *d)
     memset(d, 0, sizeof *d);
 }
 
-static const qb_diff *sort_diff; /* qsort has no context argument */
-
-static int by_severity(const void *pa, const void *pb)
+static int by_severity(const void *pa, const void *pb, void *ctx)
 {
+    const qb_diff *d = ctx;
     size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-    double sa = sort_diff->cells[a].severity, sb = sort_diff->cells[b].severity;
+    double sa = d->cells[a].severity, sb = d->cells[b].severity;
     if (sa != sb) return sa > sb ? -1 : 1;
     return (a > b) - (a < b);
 }
@@ -198,8 +209,7 @@ size_t qb_diff_select(const qb_diff *d, unsigned verdicts, size_t *idx)
     size_t n = 0;
     for (size_t i = 0; i < d->n; i++)
         if (verdicts & QB_BIT(d->cells[i].verdict)) idx[n++] = i;
-    sort_diff = d;
-    qsort(idx, n, sizeof *idx, by_severity);
+    qsort_r(idx, n, sizeof *idx, by_severity, (void *)d);
     return n;
 }
 

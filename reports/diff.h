@@ -60,6 +60,8 @@ typedef struct {
     qb_cell_diff *cells;   /* base order, then new cells in cur order */
     size_t n;
     size_t count[QB_VERDICTS];
+    size_t too_few_reps;   /* cells whose sample counts cannot reach p < alpha */
+    double smallest_p;     /* the smallest p those counts allow */
     qb_diff_opts opts;
 } qb_diff;
 

@@ -94,6 +94,7 @@ static void test_slowdown_regresses_and_junit_fails(void **state)
     assert_int_equal(run_check(&p, &out, "--max-slowdown 35%"), 0);
     free(out);
     assert_int_equal(run_check(&p, &out, "--alpha 0.0001"), 0);
+    assert_non_null(strstr(out, "warning: 43 cells have too few repetitions for alpha 0.0001"));
     free(out);
     free_pair(&p);
 }
