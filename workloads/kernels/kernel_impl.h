@@ -1,0 +1,183 @@
+/* Private to workloads/kernels: the work descriptions the drivers (qgemm.c,
+ * q4gemm.c, b1gemm.c, bf16gemm.c) hand to a backend's block functions, and
+ * helpers every backend shares. A block function computes the outputs of
+ * rows [m0, m1) and channels [n0, n1); n0 is a multiple of 64 (a panel
+ * start), n1 is a multiple of 64 or n. Block functions never fail: the
+ * drivers have checked everything. */
+#ifndef QB_KERNEL_IMPL_H
+#define QB_KERNEL_IMPL_H
+
+#include <stdint.h>
+#include "qkernels.h"
+
+#define QB_PANEL 64        /* channels per weight panel (int8, ternary, bf16) */
+#define QB_B1_PANEL 32     /* channels per binary panel */
+#define QB_Q4_BLOCK 16     /* channels per 4-bit block */
+#define QB_MAX_SEGS 256    /* conv taps (k_h * k_w) supported */
+
+#define QB_AI static inline __attribute__((always_inline))
+
+/* int8 / ternary: where activation rows come from and what to do with the
+ * accumulators. A row of the GEMM is nseg segments of seg_k bytes; dense
+ * rows are one segment, an implicit convolution has one per kernel tap. */
+struct qb_qgemm_job {
+    int64_t m;
+    const uint8_t *a;          /* dense rows (user A or an im2col buffer), or NULL */
+    int64_t lda;
+    const qb_conv_shape *conv; /* implicit conv: rows are output pixels of x */
+    const uint8_t *x;          /* NHWC input */
+    const uint8_t *pad;        /* in_c bytes equal to the zero point (padded taps) */
+    int nseg;
+    int64_t seg_k;             /* bytes per segment, a multiple of 4 (16 for ternary) */
+    const qb_qweights *w;
+    const int32_t *off;        /* (n) bias - a_zp * colsum + k * a_zp * w_zp */
+    const int32_t *rowsum;     /* (m) sum_k A(m, k), or NULL when no weight zero point */
+    const qb_requant *rq;
+    void *c;
+    int64_t ldc;
+};
+typedef struct qb_qgemm_job qb_qgemm_job;
+
+/* Pointers to segment s of rows m0 .. m0 + mr - 1 into rows[s * mr + r].
+ * Rows past the valid count repeat the last valid row (their results are
+ * computed and discarded), so a tile can always run full width. */
+static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mvalid,
+                               const uint8_t **rows)
+{
+    if (!j->conv) {
+        for (int r = 0; r < mr; r++) rows[r] = j->a + (m0 + (r < mvalid ? r : mvalid - 1)) * j->lda;
+        return;
+    }
+    const qb_conv_shape *s = j->conv;
+    int64_t pix_per_img = s->out_h * s->out_w;
+    for (int r = 0; r < mr; r++) {
+        int64_t m = m0 + (r < mvalid ? r : mvalid - 1);
+        int64_t b = m / pix_per_img, rem = m % pix_per_img;
+        int64_t oy = rem / s->out_w, ox = rem % s->out_w;
+        int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
+        const uint8_t *img = j->x + b * s->in_h * s->in_w * s->in_c;
+        int seg = 0;
+        for (int64_t ky = 0; ky < s->k_h; ky++) {
+            int64_t iy = iy0 + ky * s->dil_h;
+            for (int64_t kx = 0; kx < s->k_w; kx++, seg++) {
+                int64_t ix = ix0 + kx * s->dil_w;
+                int inside = iy >= 0 && iy < s->in_h && ix >= 0 && ix < s->in_w;
+                rows[seg * mr + r] = inside ? img + (iy * s->in_w + ix) * s->in_c : j->pad;
+            }
+        }
+    }
+}
+
+/* Offset of panel p in bytes of packed data: all earlier panels are full. */
+static inline int64_t qb_panel_offset(const qb_qweights *w, int64_t p)
+{
+    return p * QB_PANEL * w->kp * w->bits / 8;
+}
+
+/* Width of panel p in channels (16, 32, 48 or 64). */
+static inline int qb_panel_width(int64_t n, int64_t p)
+{
+    int64_t n16 = (n + 15) / 16 * 16;
+    int64_t left = n16 - p * QB_PANEL;
+    return (int)(left < QB_PANEL ? left : QB_PANEL);
+}
+
+/* 4-bit x int8: activations already quantized per row. */
+struct qb_q4_job {
+    const int8_t *a;           /* (m, kp) int8, zero past k */
+    int64_t lda;
+    const float *a_scale;      /* (m) */
+    const int32_t *a_gsum;     /* (m, kp / group) sum of a over each group */
+    const qb_q4weights *w;
+    const float *bias;         /* (n) or NULL */
+    float *y;
+    int64_t ldy;
+};
+typedef struct qb_q4_job qb_q4_job;
+
+/* Binary. */
+struct qb_b1_job {
+    const uint64_t *a;         /* (m, kw) */
+    const qb_b1weights *w;
+    qb_out_type out;           /* QB_OUT_S32 or QB_OUT_F32 */
+    const float *scale, *bias; /* F32 only; bias may be NULL */
+    void *y;
+    int64_t ldy;
+};
+typedef struct qb_b1_job qb_b1_job;
+
+/* bf16. */
+struct qb_bf16_job {
+    const uint16_t *a;         /* (m, lda) bf16, readable for kp columns, zero past k */
+    int64_t lda;
+    const qb_bf16weights *w;
+    const float *bias;
+    float *y;
+    int64_t ldy;
+};
+typedef struct qb_bf16_job qb_bf16_job;
+
+/* Per-element epilogue shared by the scalar paths: the accumulator with its
+ * offsets becomes the stored value. */
+static inline void qb_store_out(const qb_requant *rq, void *c, int64_t idx, int32_t acc, int64_t n)
+{
+    switch (rq->type) {
+    case QB_OUT_U8:
+        ((uint8_t *)c)[idx] = (uint8_t)qb_requant_code(acc, rq->mult[n], rq->rshift[n], rq->zp, rq->lo, rq->hi);
+        break;
+    case QB_OUT_S8:
+        ((int8_t *)c)[idx] = (int8_t)qb_requant_code(acc, rq->mult[n], rq->rshift[n], rq->zp, rq->lo, rq->hi);
+        break;
+    case QB_OUT_S32: ((int32_t *)c)[idx] = acc; break;
+    case QB_OUT_F32: ((float *)c)[idx] = (float)acc * rq->scale[n]; break;
+    }
+}
+
+/* Size in bytes of one output element of a requant type. */
+static inline int64_t qb_out_size(qb_out_type t)
+{
+    return t == QB_OUT_U8 || t == QB_OUT_S8 ? 1 : 4;
+}
+
+/* Wrapping int32 arithmetic (as the SIMD lanes do) without signed-overflow UB. */
+static inline int32_t qb_wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+static inline int32_t qb_wrap_mul(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (uint32_t)b); }
+
+#endif
+
+/* ---- driver helpers (kdriver.c) -------------------------------------- */
+
+/* Work below this many multiply-accumulates runs on the calling thread: a
+ * pool hand-off costs more than it saves. */
+#define QB_PARALLEL_MIN_MACS (1 << 16)
+
+typedef void (*qb_range_fn)(void *ctx, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+typedef void (*qb_rows_fn)(void *ctx, int64_t m0, int64_t m1);
+
+/* Splits rows x channels over the pool: rows in multiples of row_block
+ * when there are enough of them, otherwise channels in multiples of
+ * n_unit, and calls fn once per thread with its share (if not empty).
+ * macs decides whether the pool is worth using. */
+void qb_run_blocks(qb_pool *pool, int64_t m, int64_t n, int64_t row_block, int64_t n_unit,
+                   int64_t macs, qb_range_fn fn, void *ctx);
+/* Splits rows [0, m) over the pool (for per-row preparation passes). */
+void qb_run_rows(qb_pool *pool, int64_t m, int64_t work, qb_rows_fn fn, void *ctx);
+
+/* Carves 64-byte aligned pieces out of a scratch buffer. Reserve every
+ * piece first (qb_scratch_plan), then qb_scratch_take them in the same order. */
+typedef struct {
+    size_t total;
+} qb_scratch_plan;
+void qb_scratch_plan_add(qb_scratch_plan *p, size_t bytes);
+/* Grows s to the planned size (s may be NULL: then *owned is used and the
+ * caller frees it with qb_scratch_free). Returns the base or NULL (NOMEM). */
+char *qb_scratch_get(qb_scratch *s, qb_scratch *owned, const qb_scratch_plan *p);
+static inline char *qb_scratch_take(char **cursor, size_t bytes)
+{
+    char *p = *cursor;
+    *cursor += (bytes + 63) / 64 * 64;
+    return p;
+}
+
+/* The backend to run on: be, or the best one when be is NULL. */
+const qb_backend *qb_backend_or_best(const qb_backend *be);

@@ -1,0 +1,107 @@
+/* The portable scalar reference backend: the definition every SIMD backend
+ * is tested against. It reads the packed formats through their plain index
+ * formulas and favours obviousness over speed. */
+#include <math.h>
+#include "kernel_impl.h"
+
+void qb_qgemm_block_ref(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    const uint8_t *rows[QB_MAX_SEGS];
+    for (int64_t m = m0; m < m1; m++) {
+        qb_job_rows(j, m, 1, 1, rows);
+        for (int64_t n = n0; n < n1; n++) {
+            uint32_t acc = 0; /* int32 lanes wrap; so does this */
+            int64_t k = 0;
+            for (int s = 0; s < j->nseg; s++)
+                for (int64_t i = 0; i < j->seg_k; i++, k++)
+                    acc += (uint32_t)(rows[s][i] * qb_qweights_code(j->w, n, k));
+            acc += (uint32_t)j->off[n];
+            if (j->rowsum) acc -= (uint32_t)j->w->zp[n] * (uint32_t)j->rowsum[m];
+            qb_store_out(j->rq, j->c, m * j->ldc + n, (int32_t)acc, n);
+        }
+    }
+}
+
+/* Nibble of the 4-bit code of channel n at k and the zero point of its group. */
+static int q4_code(const qb_q4weights *w, int64_t n, int64_t k)
+{
+    int64_t blk = n / QB_Q4_BLOCK, c = n % QB_Q4_BLOCK, g = k / w->group, kin = k % w->group;
+    int64_t groups = w->kp / w->group;
+    size_t gbytes = (size_t)w->group * QB_Q4_BLOCK / 2 + QB_Q4_BLOCK * sizeof(float);
+    const uint8_t *gp = w->data + (size_t)(blk * groups + g) * gbytes;
+    const uint8_t *byte = gp + (kin / 8) * 64 + c * 4 + kin % 4;
+    return (kin % 8) < 4 ? *byte & 15 : *byte >> 4;
+}
+
+static float q4_scale(const qb_q4weights *w, int64_t n, int64_t g)
+{
+    int64_t blk = n / QB_Q4_BLOCK, c = n % QB_Q4_BLOCK, groups = w->kp / w->group;
+    size_t gbytes = (size_t)w->group * QB_Q4_BLOCK / 2 + QB_Q4_BLOCK * sizeof(float);
+    const float *s = (const float *)(w->data + (size_t)(blk * groups + g) * gbytes + (size_t)w->group * 8);
+    return s[c];
+}
+
+static int q4_zp(const qb_q4weights *w, int64_t n, int64_t g)
+{
+    if (!w->zp) return 8;
+    int64_t blk = n / QB_Q4_BLOCK, c = n % QB_Q4_BLOCK, groups = w->kp / w->group;
+    return w->zp[(blk * groups + g) * QB_Q4_BLOCK + c];
+}
+
+void qb_q4gemm_block_ref(const qb_q4_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    const qb_q4weights *w = j->w;
+    int64_t groups = w->kp / w->group;
+    for (int64_t m = m0; m < m1; m++) {
+        const int8_t *a = j->a + m * j->lda;
+        for (int64_t n = n0; n < n1; n++) {
+            float acc = 0;
+            for (int64_t g = 0; g < groups; g++) {
+                int32_t dot = 0;
+                for (int64_t i = 0; i < w->group; i++) {
+                    int64_t k = g * w->group + i;
+                    dot += a[k] * q4_code(w, n, k);
+                }
+                dot -= q4_zp(w, n, g) * j->a_gsum[m * groups + g];
+                acc = fmaf((float)dot, q4_scale(w, n, g), acc);
+            }
+            j->y[m * j->ldy + n] = fmaf(acc, j->a_scale[m], j->bias ? j->bias[n] : 0.0f);
+        }
+    }
+}
+
+void qb_b1gemm_block_ref(const qb_b1_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    const qb_b1weights *w = j->w;
+    for (int64_t m = m0; m < m1; m++) {
+        const uint64_t *a = j->a + m * w->kw;
+        for (int64_t n = n0; n < n1; n++) {
+            const uint64_t *panel = w->data + (n / QB_B1_PANEL) * w->kw * QB_B1_PANEL;
+            int64_t pop = 0;
+            for (int64_t t = 0; t < w->kw; t++)
+                pop += __builtin_popcountll(a[t] ^ panel[t * QB_B1_PANEL + n % QB_B1_PANEL]);
+            int32_t dot = (int32_t)(w->k - 2 * pop);
+            if (j->out == QB_OUT_S32)
+                ((int32_t *)j->y)[m * j->ldy + n] = dot;
+            else
+                ((float *)j->y)[m * j->ldy + n] = fmaf((float)dot, j->scale[n], j->bias ? j->bias[n] : 0.0f);
+        }
+    }
+}
+
+void qb_bf16gemm_block_ref(const qb_bf16_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    const qb_bf16weights *w = j->w;
+    for (int64_t m = m0; m < m1; m++) {
+        const uint16_t *a = j->a + m * j->lda;
+        for (int64_t n = n0; n < n1; n++) {
+            int64_t p = n / QB_PANEL, c = n % QB_PANEL;
+            int pw = qb_panel_width(w->n, p);
+            const uint16_t *panel = w->data + p * QB_PANEL * w->kp;
+            float acc = 0;
+            for (int64_t k = 0; k < w->k; k++)
+                acc += qb_bf16_to_f32(a[k]) * qb_bf16_to_f32(panel[((k / 2) * pw + c) * 2 + k % 2]);
+            j->y[m * j->ldy + n] = acc + (j->bias ? j->bias[n] : 0.0f);
+        }
+    }
+}

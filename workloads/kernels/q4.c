@@ -1,0 +1,164 @@
+/* 4-bit weights with group scales x int8 activations (W4A8): packing and
+ * the driver (see qkernels.h). Float activations are quantized per row on
+ * the fly (symmetric int8, round half to even), which is what a batch-1
+ * dense layer of a 4-bit model does at inference. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "backend.h"
+#include "kernel_impl.h"
+#include "workcount.h"
+
+void qb_q4weights_free(qb_q4weights *w)
+{
+    if (!w) return;
+    free(w->data);
+    free(w->zp);
+    memset(w, 0, sizeof *w);
+}
+
+static size_t group_bytes(int64_t group)
+{
+    return (size_t)group * QB_Q4_BLOCK / 2 + QB_Q4_BLOCK * sizeof(float);
+}
+
+qb_status qb_q4weights_pack(qb_q4weights *out, int64_t n, int64_t k, int64_t group,
+                            const uint8_t *codes, const float *scales, const uint8_t *zp)
+{
+    memset(out, 0, sizeof *out);
+    if (n < 1 || k < 1 || n > (1 << 24) || k > (1 << 24))
+        return qb_error(QB_ERR_ARG, "4-bit weights (%lld, %lld): both dimensions must be in 1..2^24",
+                        (long long)n, (long long)k);
+    if (group < 8 || group > 1024 || group % 8)
+        return qb_error(QB_ERR_ARG, "4-bit group size %lld: must be a multiple of 8 in 8..1024",
+                        (long long)group);
+    int64_t groups = (k + group - 1) / group, blocks = (n + QB_Q4_BLOCK - 1) / QB_Q4_BLOCK;
+    out->n = n;
+    out->k = k;
+    out->group = group;
+    out->kp = groups * group;
+    size_t data_bytes = (size_t)(blocks * groups) * group_bytes(group);
+    out->data = qb_aligned_alloc(data_bytes, 1);
+    if (!out->data) return QB_ERR_NOMEM;
+    memset(out->data, 0, data_bytes);
+    out->bytes = data_bytes;
+    if (zp) {
+        size_t zbytes = (size_t)(blocks * groups * QB_Q4_BLOCK);
+        out->zp = qb_calloc(zbytes, 1);
+        if (!out->zp) {
+            qb_q4weights_free(out);
+            return QB_ERR_NOMEM;
+        }
+        out->bytes += zbytes;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t blk = i / QB_Q4_BLOCK, c = i % QB_Q4_BLOCK;
+        for (int64_t g = 0; g < groups; g++) {
+            uint8_t *gp = out->data + (size_t)(blk * groups + g) * group_bytes(group);
+            float s = scales[i * groups + g];
+            if (!isfinite(s)) {
+                qb_q4weights_free(out);
+                return qb_error(QB_ERR_ARG, "4-bit scale of channel %lld, group %lld is not finite",
+                                (long long)i, (long long)g);
+            }
+            memcpy(gp + group * 8 + c * (int64_t)sizeof(float), &s, sizeof s);
+            int z = zp ? zp[i * groups + g] : 8;
+            if (z > 15) {
+                qb_q4weights_free(out);
+                return qb_error(QB_ERR_ARG, "4-bit zero point %d of channel %lld is above 15", z, (long long)i);
+            }
+            if (zp) out->zp[(blk * groups + g) * QB_Q4_BLOCK + c] = (uint8_t)z;
+            for (int64_t kin = 0; kin < group; kin++) {
+                int64_t kk = g * group + kin;
+                int q = kk < k ? codes[i * k + kk] : z; /* padding: code - zp = 0 */
+                if (q > 15) {
+                    qb_q4weights_free(out);
+                    return qb_error(QB_ERR_ARG, "4-bit code %d at (%lld, %lld) is above 15", q,
+                                    (long long)i, (long long)kk);
+                }
+                uint8_t *byte = gp + (kin / 8) * 64 + c * 4 + kin % 4;
+                *byte = (uint8_t)(*byte | ((kin % 8) < 4 ? q : q << 4));
+            }
+        }
+    }
+    return QB_OK;
+}
+
+/* Per-row symmetric int8 quantization of the activations, and the sum of
+ * each group of codes (the zero-point correction needs it). */
+struct quant_ctx {
+    const float *x;
+    int64_t ldx, k, kp, group;
+    int8_t *a;
+    float *scale;
+    int32_t *gsum;
+};
+
+static void quantize_rows(void *p, int64_t m0, int64_t m1)
+{
+    struct quant_ctx *c = p;
+    int64_t groups = c->kp / c->group;
+    for (int64_t m = m0; m < m1; m++) {
+        const float *x = c->x + m * c->ldx;
+        float amax = 0;
+        for (int64_t i = 0; i < c->k; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float s = amax > 0 ? amax / 127.0f : 1.0f;
+        float inv = 1.0f / s;
+        int8_t *a = c->a + m * c->kp;
+        for (int64_t i = 0; i < c->k; i++) {
+            float q = nearbyintf(x[i] * inv);
+            a[i] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+        }
+        memset(a + c->k, 0, (size_t)(c->kp - c->k));
+        c->scale[m] = s;
+        for (int64_t g = 0; g < groups; g++) {
+            int32_t sum = 0;
+            for (int64_t i = 0; i < c->group; i++) sum += a[g * c->group + i];
+            c->gsum[m * groups + g] = sum;
+        }
+    }
+}
+
+struct run_ctx {
+    const qb_backend *be;
+    const qb_q4_job *job;
+};
+
+static void run_range(void *p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    struct run_ctx *r = p;
+    r->be->q4gemm(r->job, m0, m1, n0, n1);
+}
+
+qb_status qb_q4_gemm(const qb_backend *be, qb_pool *pool, int64_t m, const float *x, int64_t ldx,
+                     const qb_q4weights *w, const float *bias, float *y, int64_t ldy,
+                     qb_scratch *scratch)
+{
+    be = qb_backend_or_best(be);
+    if (!w || !w->data) return qb_error(QB_ERR_ARG, "4-bit weights are not packed (use qb_q4weights_pack)");
+    if (m < 0 || (m > 0 && (!x || !y)) || ldx < w->k || ldy < w->n)
+        return qb_error(QB_ERR_ARG, "q4 gemm: bad sizes m=%lld ldx=%lld (k=%lld) ldy=%lld (n=%lld)",
+                        (long long)m, (long long)ldx, (long long)w->k, (long long)ldy, (long long)w->n);
+    if (m == 0) return QB_OK;
+    int64_t groups = w->kp / w->group;
+    qb_scratch_plan plan = {0};
+    qb_scratch_plan_add(&plan, (size_t)(m * w->kp));
+    qb_scratch_plan_add(&plan, (size_t)m * sizeof(float));
+    qb_scratch_plan_add(&plan, (size_t)(m * groups) * sizeof(int32_t));
+    qb_scratch owned = {0};
+    char *cur = qb_scratch_get(scratch, &owned, &plan);
+    if (!cur) return QB_ERR_NOMEM;
+    struct quant_ctx q = {x, ldx, w->k, w->kp, w->group, NULL, NULL, NULL};
+    q.a = (int8_t *)qb_scratch_take(&cur, (size_t)(m * w->kp));
+    q.scale = (float *)qb_scratch_take(&cur, (size_t)m * sizeof(float));
+    q.gsum = (int32_t *)qb_scratch_take(&cur, (size_t)(m * groups) * sizeof(int32_t));
+    qb_run_rows(pool, m, m * w->k * 8, quantize_rows, &q);
+
+    qb_q4_job job = {q.a, w->kp, q.scale, q.gsum, w, bias, y, ldy};
+    struct run_ctx r = {be, &job};
+    qb_run_blocks(pool, m, w->n, be->row_block, QB_Q4_BLOCK, m * w->n * w->k, run_range, &r);
+    qb_work_add(QB_WORK_MACS, m * w->n * w->k);
+    qb_work_add(QB_WORK_WEIGHT_BYTES, (long long)w->bytes);
+    qb_scratch_free(&owned);
+    return QB_OK;
+}

@@ -1,0 +1,211 @@
+/* Drivers of the int8 and ternary GEMM and convolution (see qkernels.h):
+ * check arguments, fold zero points and bias into per-channel offsets, lay
+ * out activation rows (directly, as an implicit conv, or through a padded
+ * copy / im2col), then split the work over the pool and call the backend's
+ * block function. */
+#include <stdlib.h>
+#include <string.h>
+#include "backend.h"
+#include "kernel_impl.h"
+#include "workcount.h"
+
+static qb_status check_weights(const qb_qweights *w)
+{
+    if (!w || !w->data || !w->colsum || (w->bits != 8 && w->bits != 2))
+        return qb_error(QB_ERR_ARG, "weights are not packed (use qb_qweights_pack_*)");
+    return QB_OK;
+}
+
+static int has_weight_zp(const qb_qweights *w)
+{
+    if (!w->zp) return 0;
+    for (int64_t i = 0; i < w->n; i++)
+        if (w->zp[i]) return 1;
+    return 0;
+}
+
+/* Bytes of k a tile reads at a time: rows must be laid out in these units. */
+static int64_t code_group(const qb_qweights *w) { return w->bits == 8 ? 4 : 16; }
+
+/* off[n] = bias - a_zp * colsum + k * a_zp * w_zp, in wrapping int32 like the lanes. */
+static void fill_offsets(int32_t *off, const qb_qweights *w, const qb_requant *rq, int32_t a_zp)
+{
+    for (int64_t i = 0; i < w->n; i++) {
+        int32_t o = rq->bias ? rq->bias[i] : 0;
+        o = qb_wrap_add(o, qb_wrap_mul(-a_zp, w->colsum[i]));
+        if (w->zp) o = qb_wrap_add(o, qb_wrap_mul(qb_wrap_mul((int32_t)w->k, a_zp), w->zp[i]));
+        off[i] = o;
+    }
+}
+
+/* Row preparation: rows that cannot be read in place are copied into a
+ * buffer of kp-byte rows (dense rows whose k is not a multiple of the code
+ * group, or im2col of a conv whose channels are not); and, with weight zero
+ * points, each row's activation sum. */
+struct prep_ctx {
+    const qb_qgemm_job *src; /* where rows come from (dense or implicit conv) */
+    uint8_t *dst;            /* copy of the rows, kp bytes each, or NULL */
+    int64_t k, kp;
+    int32_t *rowsum;         /* or NULL */
+    qb_qgemm_job *job;       /* the job the kernels will run (rows for the sums) */
+};
+
+static void prep_rows(void *p, int64_t m0, int64_t m1)
+{
+    struct prep_ctx *c = p;
+    const uint8_t *rows[QB_MAX_SEGS];
+    for (int64_t m = m0; m < m1; m++) {
+        if (c->dst) {
+            uint8_t *d = c->dst + m * c->kp;
+            qb_job_rows(c->src, m, 1, 1, rows);
+            for (int s = 0; s < c->src->nseg; s++)
+                memcpy(d + s * c->src->seg_k, rows[s], (size_t)c->src->seg_k);
+            memset(d + c->k, 0, (size_t)(c->kp - c->k));
+        }
+        if (c->rowsum) {
+            uint32_t sum = 0;
+            qb_job_rows(c->job, m, 1, 1, rows);
+            if (c->job->conv) {
+                for (int s = 0; s < c->job->nseg; s++)
+                    for (int64_t i = 0; i < c->job->seg_k; i++) sum += rows[s][i];
+            } else {
+                for (int64_t i = 0; i < c->k; i++) sum += rows[0][i];
+            }
+            c->rowsum[m] = (int32_t)sum;
+        }
+    }
+}
+
+struct run_ctx {
+    const qb_backend *be;
+    const qb_qgemm_job *job;
+};
+
+static void run_range(void *p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    struct run_ctx *r = p;
+    r->be->qgemm(r->job, m0, m1, n0, n1);
+}
+
+/* Runs a job whose row source is set: plans scratch, prepares rows, runs. */
+static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job, int need_copy,
+                         int32_t a_zp, qb_scratch *scratch)
+{
+    const qb_qweights *w = job->w;
+    int64_t m = job->m, n = w->n;
+    int zp = has_weight_zp(w);
+    qb_scratch_plan plan = {0};
+    qb_scratch_plan_add(&plan, (size_t)n * sizeof(int32_t));
+    if (zp) qb_scratch_plan_add(&plan, (size_t)m * sizeof(int32_t));
+    if (need_copy) qb_scratch_plan_add(&plan, (size_t)(m * w->kp));
+    qb_scratch owned = {0};
+    char *cur = qb_scratch_get(scratch, &owned, &plan);
+    if (!cur) return QB_ERR_NOMEM;
+
+    int32_t *off = (int32_t *)qb_scratch_take(&cur, (size_t)n * sizeof(int32_t));
+    fill_offsets(off, w, job->rq, a_zp);
+    job->off = off;
+    qb_qgemm_job src = *job;
+    struct prep_ctx prep = {&src, NULL, w->k, w->kp, NULL, job};
+    if (zp) job->rowsum = prep.rowsum = (int32_t *)qb_scratch_take(&cur, (size_t)m * sizeof(int32_t));
+    if (need_copy) {
+        prep.dst = (uint8_t *)qb_scratch_take(&cur, (size_t)(m * w->kp));
+        job->a = prep.dst;
+        job->lda = w->kp;
+        job->conv = NULL;
+        job->nseg = 1;
+        job->seg_k = w->kp;
+    }
+    if (need_copy || zp) qb_run_rows(pool, m, m * w->k, prep_rows, &prep);
+
+    struct run_ctx r = {be, job};
+    qb_run_blocks(pool, m, n, be->row_block, QB_PANEL, m * n * w->k, run_range, &r);
+
+    qb_work_add(QB_WORK_MACS, m * n * w->k);
+    qb_work_add(QB_WORK_WEIGHT_BYTES, (long long)w->bytes);
+    if (job->rq->type == QB_OUT_U8 || job->rq->type == QB_OUT_S8) qb_work_add(QB_WORK_REQUANT, m * n);
+    qb_scratch_free(&owned);
+    return QB_OK;
+}
+
+qb_status qb_qgemm(const qb_backend *be, qb_pool *pool, const qb_qgemm_args *g)
+{
+    be = qb_backend_or_best(be);
+    qb_status st = check_weights(g->w);
+    if (st) return st;
+    if ((st = qb_requant_check(g->rq, g->w->n))) return st;
+    const qb_qweights *w = g->w;
+    if (g->m < 0 || (g->m > 0 && (!g->a || !g->c)) || g->lda < w->k || g->ldc < w->n)
+        return qb_error(QB_ERR_ARG, "qgemm: bad sizes m=%lld lda=%lld (k=%lld) ldc=%lld (n=%lld)",
+                        (long long)g->m, (long long)g->lda, (long long)w->k, (long long)g->ldc,
+                        (long long)w->n);
+    if (g->a_zp < 0 || g->a_zp > 255)
+        return qb_error(QB_ERR_ARG, "activation zero point %d is outside 0..255", g->a_zp);
+    if (g->m == 0) return QB_OK;
+    qb_qgemm_job job = {.m = g->m, .a = g->a, .lda = g->lda, .nseg = 1, .seg_k = w->kp, .w = w,
+                        .rq = g->rq, .c = g->c, .ldc = g->ldc};
+    /* rows are read kp bytes at a time; copy them when k is not a multiple */
+    int need_copy = w->kp != w->k;
+    if (need_copy) job.seg_k = w->k;
+    return run_job(be, pool, &job, need_copy, g->a_zp, g->scratch);
+}
+
+qb_status qb_conv_shape_init(qb_conv_shape *s)
+{
+    if (s->batch < 1 || s->in_h < 1 || s->in_w < 1 || s->in_c < 1 || s->out_c < 1 || s->k_h < 1 ||
+        s->k_w < 1 || s->stride_h < 1 || s->stride_w < 1 || s->dil_h < 1 || s->dil_w < 1 ||
+        s->pad_top < 0 || s->pad_left < 0 || s->pad_bottom < 0 || s->pad_right < 0)
+        return qb_error(QB_ERR_ARG, "conv shape: sizes, strides and dilations must be positive and padding non-negative");
+    int64_t eh = (s->k_h - 1) * s->dil_h + 1, ew = (s->k_w - 1) * s->dil_w + 1;
+    int64_t hp = s->in_h + s->pad_top + s->pad_bottom, wp = s->in_w + s->pad_left + s->pad_right;
+    if (eh > hp || ew > wp)
+        return qb_error(QB_ERR_ARG, "conv shape: kernel %lldx%lld (dilated) is larger than the padded input %lldx%lld",
+                        (long long)eh, (long long)ew, (long long)hp, (long long)wp);
+    if (s->k_h * s->k_w > QB_MAX_SEGS)
+        return qb_error(QB_ERR_UNSUPPORTED, "conv shape: %lld kernel taps; at most %d are supported",
+                        (long long)(s->k_h * s->k_w), QB_MAX_SEGS);
+    s->out_h = (hp - eh) / s->stride_h + 1;
+    s->out_w = (wp - ew) / s->stride_w + 1;
+    return QB_OK;
+}
+
+qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *shape, const uint8_t *x,
+                   int32_t x_zp, const qb_qweights *w, const qb_requant *rq, void *y,
+                   qb_scratch *scratch)
+{
+    be = qb_backend_or_best(be);
+    qb_status st = check_weights(w);
+    if (st) return st;
+    qb_conv_shape s = *shape;
+    if ((st = qb_conv_shape_init(&s))) return st;
+    if (s.out_h != shape->out_h || s.out_w != shape->out_w)
+        return qb_error(QB_ERR_ARG, "conv shape: call qb_conv_shape_init first");
+    if (w->n != s.out_c || w->k != s.k_h * s.k_w * s.in_c)
+        return qb_error(QB_ERR_ARG, "conv: weights are (%lld, %lld) but the shape needs (%lld, %lld)",
+                        (long long)w->n, (long long)w->k, (long long)s.out_c,
+                        (long long)(s.k_h * s.k_w * s.in_c));
+    if ((st = qb_requant_check(rq, w->n))) return st;
+    if (!x || !y) return qb_error(QB_ERR_ARG, "conv: missing input or output");
+    if (x_zp < 0 || x_zp > 255)
+        return qb_error(QB_ERR_ARG, "activation zero point %d is outside 0..255", x_zp);
+    uint8_t pad[4096];
+    uint8_t *pad_buf = s.in_c <= (int64_t)sizeof pad ? pad : qb_malloc((size_t)s.in_c, 1);
+    if (!pad_buf) return QB_ERR_NOMEM;
+    memset(pad_buf, x_zp, (size_t)s.in_c);
+
+    qb_qgemm_job job = {.m = s.batch * s.out_h * s.out_w, .conv = &s, .x = x, .pad = pad_buf,
+                        .nseg = (int)(s.k_h * s.k_w), .seg_k = s.in_c, .w = w, .rq = rq, .c = y,
+                        .ldc = s.out_c};
+    int pointwise = s.k_h == 1 && s.k_w == 1 && s.stride_h == 1 && s.stride_w == 1 &&
+                    s.pad_top + s.pad_left + s.pad_bottom + s.pad_right == 0;
+    int need_copy = s.in_c % code_group(w) != 0;
+    if (pointwise) { /* a plain GEMM over pixels */
+        job.conv = NULL;
+        job.a = x;
+        job.lda = s.in_c;
+        job.seg_k = need_copy ? w->k : w->kp;
+    }
+    st = run_job(be, pool, &job, need_copy, x_zp, scratch);
+    if (pad_buf != pad) free(pad_buf);
+    return st;
+}
