@@ -20,7 +20,7 @@ endif
 GEN := $(BUILD)/gen
 INCLUDES := -I. -Icommon -Iquantizers -Iworkloads -Iworkloads/kernels -Ibench -Ireports -Iplots -I$(GEN)
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) $(OPT) -g -pthread $(SAN_FLAGS) $(INCLUDES)
-LDLIBS := -lcsv -lhwloc -lpapi -lsde -lopenblas -ldnnl -lprotobuf-c -lz -lm -lpthread
+LDLIBS := -lcsv -lhwloc -lpapi -lsde -lopenblas -ldnnl -lgomp -lprotobuf-c -lz -lm -lpthread
 LDFLAGS := -pthread $(SAN_FLAGS)
 
 # Each ISA variant lives in its own file, compiled with its own flags and

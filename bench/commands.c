@@ -24,6 +24,8 @@ const qb_command qb_commands[] = {
     {"schemes", qb_cmd_schemes, "list the quantization schemes, their bit widths and parameters"},
     {"quantize", qb_cmd_quantize, "quantize a .npy tensor: dequantized copy, codes, parameters, error"},
     {"bench-quant", qb_cmd_bench_quant, "quantizer speed: fake-quantize vs memcpy, k-means, kl"},
+    {"backends", qb_cmd_backends, "list kernel backends and which one this CPU runs"},
+    {"bench-kernels", qb_cmd_bench_kernels, "GOP/s of the int8/4-bit/ternary/binary/bf16 kernels vs oneDNN and OpenBLAS"},
 };
 const int qb_n_commands = (int)(sizeof qb_commands / sizeof qb_commands[0]);
 

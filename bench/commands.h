@@ -38,5 +38,7 @@ int qb_cmd_bench_fp32(int argc, char **argv);
 int qb_cmd_schemes(int argc, char **argv);
 int qb_cmd_quantize(int argc, char **argv);
 int qb_cmd_bench_quant(int argc, char **argv);
+int qb_cmd_backends(int argc, char **argv);
+int qb_cmd_bench_kernels(int argc, char **argv);
 
 #endif

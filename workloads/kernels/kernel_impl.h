@@ -27,20 +27,30 @@ struct qb_qgemm_job {
     const qb_conv_shape *conv; /* implicit conv: rows are output pixels of x */
     const uint8_t *x;          /* NHWC input */
     const uint8_t *pad;        /* in_c bytes equal to the zero point (padded taps) */
+    const int64_t *tap_off;    /* (nseg) see qb_conv_tap_offsets */
     int nseg;
     int64_t seg_k;             /* bytes per segment, a multiple of 4 (16 for ternary) */
     const qb_qweights *w;
     const int32_t *off;        /* (n) bias - a_zp * colsum + k * a_zp * w_zp */
     const int32_t *rowsum;     /* (m) sum_k A(m, k), or NULL when no weight zero point */
     const qb_requant *rq;
+    const double *dmult;       /* (n) mult * 2^-rshift when every rshift <= QB_DMULT_MAX_SHIFT, else NULL */
     void *c;
     int64_t ldc;
 };
 typedef struct qb_qgemm_job qb_qgemm_job;
 
+/* Requantization in double precision, fma(acc, mult * 2^-rshift, zp) then
+ * round half to even, gives exactly qb_requant_code when rshift <= 43: the
+ * product's rounding error (< 2^-44 below 512) is smaller than the distance
+ * from a non-tie to the nearest tie (>= 2^-rshift), and ties are exact. */
+#define QB_DMULT_MAX_SHIFT 43
+
 /* Pointers to segment s of rows m0 .. m0 + mr - 1 into rows[s * mr + r].
  * Rows past the valid count repeat the last valid row (their results are
- * computed and discarded), so a tile can always run full width. */
+ * computed and discarded), so a tile can always run full width. Conv rows
+ * are output pixels walked in order (no division per row); taps of a pixel
+ * whose window lies inside the image are base + tap_off[s]. */
 static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mvalid,
                                const uint8_t **rows)
 {
@@ -49,13 +59,24 @@ static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mv
         return;
     }
     const qb_conv_shape *s = j->conv;
-    int64_t pix_per_img = s->out_h * s->out_w;
+    int64_t pix = s->out_h * s->out_w;
+    int64_t b = m0 / pix, rem = m0 % pix, oy = rem / s->out_w, ox = rem % s->out_w;
+    int64_t span_h = (s->k_h - 1) * s->dil_h, span_w = (s->k_w - 1) * s->dil_w;
     for (int r = 0; r < mr; r++) {
-        int64_t m = m0 + (r < mvalid ? r : mvalid - 1);
-        int64_t b = m / pix_per_img, rem = m % pix_per_img;
-        int64_t oy = rem / s->out_w, ox = rem % s->out_w;
+        if (r > 0 && r < mvalid && ++ox == s->out_w) {
+            ox = 0;
+            if (++oy == s->out_h) {
+                oy = 0;
+                b++;
+            }
+        }
         int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
         const uint8_t *img = j->x + b * s->in_h * s->in_w * s->in_c;
+        if (iy0 >= 0 && iy0 + span_h < s->in_h && ix0 >= 0 && ix0 + span_w < s->in_w) {
+            const uint8_t *base = img + (iy0 * s->in_w + ix0) * s->in_c;
+            for (int seg = 0; seg < j->nseg; seg++) rows[seg * mr + r] = base + j->tap_off[seg];
+            continue;
+        }
         int seg = 0;
         for (int64_t ky = 0; ky < s->k_h; ky++) {
             int64_t iy = iy0 + ky * s->dil_h;
@@ -66,6 +87,14 @@ static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mv
             }
         }
     }
+}
+
+/* Offsets of the taps from a pixel's top-left input (kh * kw entries). */
+static inline void qb_conv_tap_offsets(const qb_conv_shape *s, int64_t *off)
+{
+    int seg = 0;
+    for (int64_t ky = 0; ky < s->k_h; ky++)
+        for (int64_t kx = 0; kx < s->k_w; kx++) off[seg++] = (ky * s->dil_h * s->in_w + kx * s->dil_w) * s->in_c;
 }
 
 /* Offset of panel p in bytes of packed data: all earlier panels are full. */

@@ -103,10 +103,9 @@ static void quantize_rows(void *p, int64_t m0, int64_t m1)
         float amax = 0;
         for (int64_t i = 0; i < c->k; i++) amax = fmaxf(amax, fabsf(x[i]));
         float s = amax > 0 ? amax / 127.0f : 1.0f;
-        float inv = 1.0f / s;
         int8_t *a = c->a + m * c->kp;
         for (int64_t i = 0; i < c->k; i++) {
-            float q = nearbyintf(x[i] * inv);
+            float q = nearbyintf(x[i] / s);
             a[i] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
         }
         memset(a + c->k, 0, (size_t)(c->kp - c->k));

@@ -3,6 +3,7 @@
  * out activation rows (directly, as an implicit conv, or through a padded
  * copy / im2col), then split the work over the pool and call the backend's
  * block function. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "backend.h"
@@ -94,8 +95,11 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
     const qb_qweights *w = job->w;
     int64_t m = job->m, n = w->n;
     int zp = has_weight_zp(w);
+    int quant = job->rq->type == QB_OUT_U8 || job->rq->type == QB_OUT_S8, dmult = quant;
+    for (int64_t i = 0; dmult && i < n; i++) dmult = job->rq->rshift[i] <= QB_DMULT_MAX_SHIFT;
     qb_scratch_plan plan = {0};
     qb_scratch_plan_add(&plan, (size_t)n * sizeof(int32_t));
+    if (dmult) qb_scratch_plan_add(&plan, (size_t)n * sizeof(double));
     if (zp) qb_scratch_plan_add(&plan, (size_t)m * sizeof(int32_t));
     if (need_copy) qb_scratch_plan_add(&plan, (size_t)(m * w->kp));
     qb_scratch owned = {0};
@@ -105,6 +109,11 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
     int32_t *off = (int32_t *)qb_scratch_take(&cur, (size_t)n * sizeof(int32_t));
     fill_offsets(off, w, job->rq, a_zp);
     job->off = off;
+    if (dmult) {
+        double *dm = (double *)qb_scratch_take(&cur, (size_t)n * sizeof(double));
+        for (int64_t i = 0; i < n; i++) dm[i] = ldexp((double)job->rq->mult[i], -job->rq->rshift[i]);
+        job->dmult = dm;
+    }
     qb_qgemm_job src = *job;
     struct prep_ctx prep = {&src, NULL, w->k, w->kp, NULL, job};
     if (zp) job->rowsum = prep.rowsum = (int32_t *)qb_scratch_take(&cur, (size_t)m * sizeof(int32_t));
@@ -193,7 +202,9 @@ qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *sha
     if (!pad_buf) return QB_ERR_NOMEM;
     memset(pad_buf, x_zp, (size_t)s.in_c);
 
-    qb_qgemm_job job = {.m = s.batch * s.out_h * s.out_w, .conv = &s, .x = x, .pad = pad_buf,
+    int64_t tap_off[QB_MAX_SEGS];
+    qb_conv_tap_offsets(&s, tap_off);
+    qb_qgemm_job job = {.m = s.batch * s.out_h * s.out_w, .conv = &s, .x = x, .pad = pad_buf, .tap_off = tap_off,
                         .nseg = (int)(s.k_h * s.k_w), .seg_k = s.in_c, .w = w, .rq = rq, .c = y,
                         .ldc = s.out_c};
     int pointwise = s.k_h == 1 && s.k_w == 1 && s.stride_h == 1 && s.stride_w == 1 &&

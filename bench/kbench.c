@@ -1,0 +1,487 @@
+/* Kernel benchmark implementations and timing (see kbench.h). Each
+ * implementation prepares its inputs once (weights packed or reordered, as
+ * at model load), then one call is timed: median of samples after warm-up. */
+#include "kbench.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "peers.h"
+#include "rng.h"
+#include "stats.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* ---- prepared state of one implementation on one shape ---------------- */
+
+typedef struct {
+    const kb_shape *s;
+    const kb_env *env;
+    int64_t m, n, k;
+    /* inputs */
+    float *xf;          /* (m, k) fp32, or NHWC input for convs */
+    uint16_t *xb;       /* bf16 copy */
+    uint8_t *xu;        /* uint8 codes */
+    uint64_t *xbits;    /* binary rows */
+    float *col;         /* fp32 im2col buffer (OpenBLAS conv) */
+    /* weights */
+    float *wf;          /* (n, k) fp32 or OIHW */
+    int8_t *ws;         /* int8 (n, k) or OIHW */
+    qb_qweights qw;
+    qb_q4weights q4;
+    qb_b1weights b1;
+    qb_bf16weights bw;
+    qb_onednn_op *dnn;
+    /* requantization */
+    int32_t *mult, *rshift;
+    float *scale;
+    qb_requant rq;
+    qb_scratch scratch;
+    void *y;            /* output, 4 bytes per element */
+    size_t weight_bytes;
+} kb_state;
+
+struct kb_impl {
+    const char *name, *dtype;
+    int qbench;
+    int gemm, conv;                        /* shape kinds it runs */
+    qb_status (*prepare)(kb_state *st);
+    qb_status (*call)(kb_state *st);
+};
+
+static float *random_floats(qb_rng *r, int64_t count)
+{
+    float *p = qb_aligned_alloc((size_t)count, sizeof(float));
+    if (p)
+        for (int64_t i = 0; i < count; i++) p[i] = qb_rng_normal(r);
+    return p;
+}
+
+static int64_t x_count(const kb_state *st)
+{
+    const qb_conv_shape *c = &st->s->conv;
+    return st->s->kind == KB_CONV ? c->batch * c->in_h * c->in_w * c->in_c : st->m * st->k;
+}
+
+/* Shared inputs every implementation derives its own from. */
+static qb_status make_inputs(kb_state *st)
+{
+    qb_rng r;
+    qb_rng_seed(&r, 20240601);
+    int64_t xn = x_count(st), wn = st->n * st->k;
+    st->xf = random_floats(&r, xn);
+    st->wf = random_floats(&r, wn);
+    st->xu = qb_aligned_alloc((size_t)xn, 1);
+    st->ws = qb_aligned_alloc((size_t)wn, 1);
+    st->y = qb_aligned_alloc((size_t)(st->m * st->n), 4);
+    st->mult = qb_malloc((size_t)st->n, 4);
+    st->rshift = qb_malloc((size_t)st->n, 4);
+    st->scale = qb_malloc((size_t)st->n, 4);
+    if (!st->xf || !st->wf || !st->xu || !st->ws || !st->y || !st->mult || !st->rshift || !st->scale)
+        return QB_ERR_NOMEM;
+    for (int64_t i = 0; i < xn; i++) st->xu[i] = (uint8_t)qb_rng_below(&r, 256);
+    for (int64_t i = 0; i < wn; i++) st->ws[i] = (int8_t)((int)qb_rng_below(&r, 255) - 127);
+    double real = 1.0 / (128.0 * sqrt((double)st->k));
+    for (int64_t i = 0; i < st->n; i++) {
+        qb_status s = qb_requant_multiplier(real, &st->mult[i], &st->rshift[i]);
+        if (s) return s;
+        st->scale[i] = (float)real;
+    }
+    st->rq = (qb_requant){QB_OUT_U8, NULL, st->mult, st->rshift, 0, 0, 255, NULL};
+    return QB_OK;
+}
+
+static void free_state(kb_state *st)
+{
+    free(st->xf), free(st->xb), free(st->xu), free(st->xbits), free(st->col);
+    free(st->wf), free(st->ws), free(st->y), free(st->mult), free(st->rshift), free(st->scale);
+    qb_qweights_free(&st->qw);
+    qb_q4weights_free(&st->q4);
+    qb_b1weights_free(&st->b1);
+    qb_bf16weights_free(&st->bw);
+    qb_onednn_free(st->dnn);
+    qb_scratch_free(&st->scratch);
+}
+
+/* ---- OpenBLAS --------------------------------------------------------- */
+
+static qb_status openblas_prepare(kb_state *st)
+{
+    qb_openblas_set_threads(st->env->threads);
+    st->weight_bytes = (size_t)(st->n * st->k) * 4;
+    if (st->s->kind == KB_CONV && !(st->col = qb_aligned_alloc((size_t)(st->m * st->k), 4))) return QB_ERR_NOMEM;
+    return QB_OK;
+}
+
+/* fp32 im2col in the (kh, kw, c) order, as an engine on BLAS would do. */
+static void im2col_f32(const qb_conv_shape *c, const float *x, float *col)
+{
+    for (int64_t b = 0; b < c->batch; b++)
+        for (int64_t oy = 0; oy < c->out_h; oy++)
+            for (int64_t ox = 0; ox < c->out_w; ox++) {
+                float *d = col + ((b * c->out_h + oy) * c->out_w + ox) * c->k_h * c->k_w * c->in_c;
+                for (int64_t ky = 0; ky < c->k_h; ky++)
+                    for (int64_t kx = 0; kx < c->k_w; kx++, d += c->in_c) {
+                        int64_t iy = oy * c->stride_h - c->pad_top + ky * c->dil_h;
+                        int64_t ix = ox * c->stride_w - c->pad_left + kx * c->dil_w;
+                        if (iy < 0 || iy >= c->in_h || ix < 0 || ix >= c->in_w)
+                            memset(d, 0, (size_t)c->in_c * sizeof(float));
+                        else
+                            memcpy(d, x + ((b * c->in_h + iy) * c->in_w + ix) * c->in_c, (size_t)c->in_c * sizeof(float));
+                    }
+            }
+}
+
+static qb_status openblas_call(kb_state *st)
+{
+    const float *x = st->xf;
+    if (st->s->kind == KB_CONV) {
+        im2col_f32(&st->s->conv, st->xf, st->col);
+        x = st->col;
+    }
+    qb_openblas_sgemm(st->m, st->n, st->k, x, st->wf, st->y);
+    return QB_OK;
+}
+
+/* ---- oneDNN ----------------------------------------------------------- */
+
+static qb_status onednn_prepare(kb_state *st, qb_peer_type t)
+{
+    qb_onednn_set_threads(st->env->threads);
+    const void *w = t == QB_PEER_INT8 ? (const void *)st->ws : (const void *)st->wf;
+    const float *sc = t == QB_PEER_INT8 ? st->scale : NULL;
+    qb_status s = st->s->kind == KB_CONV ? qb_onednn_conv_create(&st->dnn, t, &st->s->conv, w, sc)
+                                         : qb_onednn_matmul_create(&st->dnn, t, st->m, st->n, st->k, w, sc);
+    if (s) return s;
+    st->weight_bytes = (size_t)(st->n * st->k) * (t == QB_PEER_F32 ? 4 : t == QB_PEER_BF16 ? 2 : 1);
+    if (t == QB_PEER_BF16) {
+        int64_t xn = x_count(st);
+        if (!(st->xb = qb_aligned_alloc((size_t)xn, 2))) return QB_ERR_NOMEM;
+        qb_f32_to_bf16_rows(1, xn, st->xf, xn, st->xb, xn);
+    }
+    return QB_OK;
+}
+
+static qb_status onednn_f32_prepare(kb_state *st) { return onednn_prepare(st, QB_PEER_F32); }
+static qb_status onednn_bf16_prepare(kb_state *st) { return onednn_prepare(st, QB_PEER_BF16); }
+static qb_status onednn_int8_prepare(kb_state *st) { return onednn_prepare(st, QB_PEER_INT8); }
+
+static qb_status onednn_f32_call(kb_state *st) { return qb_onednn_run(st->dnn, st->xf, st->y); }
+static qb_status onednn_bf16_call(kb_state *st) { return qb_onednn_run(st->dnn, st->xb, st->y); }
+static qb_status onednn_int8_call(kb_state *st) { return qb_onednn_run(st->dnn, st->xu, st->y); }
+
+/* ---- qbench kernels --------------------------------------------------- */
+
+static qb_status int8_prepare(kb_state *st)
+{
+    qb_status s = st->s->kind == KB_CONV
+                      ? qb_qweights_pack_conv(&st->qw, st->n, st->s->conv.in_c, st->s->conv.k_h,
+                                              st->s->conv.k_w, st->ws, 0, NULL)
+                      : qb_qweights_pack_s8(&st->qw, st->n, st->k, st->ws, st->k, 1, NULL);
+    st->weight_bytes = st->qw.bytes;
+    return s;
+}
+
+static qb_status ternary_prepare(kb_state *st)
+{
+    for (int64_t i = 0; i < st->n * st->k; i++) st->ws[i] = (int8_t)(st->ws[i] > 40 ? 1 : st->ws[i] < -40 ? -1 : 0);
+    qb_status s = st->s->kind == KB_CONV
+                      ? qb_qweights_pack_ternary_conv(&st->qw, st->n, st->s->conv.in_c, st->s->conv.k_h,
+                                                      st->s->conv.k_w, st->ws)
+                      : qb_qweights_pack_ternary(&st->qw, st->n, st->k, st->ws, st->k, 1);
+    st->weight_bytes = st->qw.bytes;
+    return s;
+}
+
+static qb_status qgemm_call(kb_state *st)
+{
+    if (st->s->kind == KB_CONV)
+        return qb_qconv(st->env->be, st->env->pool, &st->s->conv, st->xu, 3, &st->qw, &st->rq, st->y,
+                        &st->scratch);
+    qb_qgemm_args g = {st->m, st->xu, st->k, 3, &st->qw, &st->rq, st->y, st->n, &st->scratch};
+    return qb_qgemm(st->env->be, st->env->pool, &g);
+}
+
+#define Q4_GROUP 32
+
+static qb_status q4_prepare(kb_state *st)
+{
+    int64_t groups = (st->k + Q4_GROUP - 1) / Q4_GROUP;
+    uint8_t *codes = qb_malloc((size_t)(st->n * st->k), 1);
+    float *scales = qb_malloc((size_t)(st->n * groups), 4);
+    qb_status s = QB_ERR_NOMEM;
+    if (codes && scales) {
+        for (int64_t i = 0; i < st->n * st->k; i++) codes[i] = (uint8_t)(st->ws[i] & 15);
+        for (int64_t i = 0; i < st->n * groups; i++) scales[i] = 0.01f;
+        s = qb_q4weights_pack(&st->q4, st->n, st->k, Q4_GROUP, codes, scales, NULL);
+    }
+    free(codes);
+    free(scales);
+    st->weight_bytes = st->q4.bytes;
+    return s;
+}
+
+static qb_status q4_call(kb_state *st)
+{
+    return qb_q4_gemm(st->env->be, st->env->pool, st->m, st->xf, st->k, &st->q4, NULL, st->y, st->n, &st->scratch);
+}
+
+static qb_status binary_prepare(kb_state *st)
+{
+    int64_t kw = (st->k + 63) / 64;
+    if (!(st->xbits = qb_aligned_alloc((size_t)(st->m * kw), 8))) return QB_ERR_NOMEM;
+    qb_b1_pack_rows(st->m, st->k, st->xf, st->k, st->xbits);
+    qb_status s = qb_b1weights_pack(&st->b1, st->n, st->k, st->wf, st->k, 1);
+    st->weight_bytes = st->b1.bytes;
+    return s;
+}
+
+static qb_status binary_call(kb_state *st)
+{
+    return qb_b1_gemm(st->env->be, st->env->pool, st->m, st->xbits, &st->b1, QB_OUT_F32, st->scale, NULL,
+                      st->y, st->n);
+}
+
+static qb_status bf16_prepare(kb_state *st)
+{
+    if (!(st->xb = qb_aligned_alloc((size_t)(st->m * st->k), 2))) return QB_ERR_NOMEM;
+    qb_f32_to_bf16_rows(st->m, st->k, st->xf, st->k, st->xb, st->k);
+    qb_status s = qb_bf16weights_pack(&st->bw, st->n, st->k, st->wf, st->k, 1);
+    st->weight_bytes = st->bw.bytes;
+    return s;
+}
+
+static qb_status bf16_call(kb_state *st)
+{
+    return qb_bf16_gemm(st->env->be, st->env->pool, st->m, st->xb, st->k, &st->bw, NULL, st->y, st->n,
+                        &st->scratch);
+}
+
+static const kb_impl impls[] = {
+    {"openblas-fp32", "fp32", 0, 1, 1, openblas_prepare, openblas_call},
+    {"onednn-fp32", "fp32", 0, 1, 1, onednn_f32_prepare, onednn_f32_call},
+    {"onednn-bf16", "bf16", 0, 1, 0, onednn_bf16_prepare, onednn_bf16_call},
+    {"qbench-bf16", "bf16", 1, 1, 0, bf16_prepare, bf16_call},
+    {"onednn-int8", "int8", 0, 1, 1, onednn_int8_prepare, onednn_int8_call},
+    {"qbench-int8", "int8", 1, 1, 1, int8_prepare, qgemm_call},
+    {"qbench-int4", "int4", 1, 1, 0, q4_prepare, q4_call},
+    {"qbench-ternary", "ternary", 1, 1, 1, ternary_prepare, qgemm_call},
+    {"qbench-binary", "binary", 1, 1, 0, binary_prepare, binary_call},
+};
+
+int kb_impl_count(void) { return (int)QB_ARRAY_LEN(impls); }
+const kb_impl *kb_impl_at(int i) { return i >= 0 && i < kb_impl_count() ? &impls[i] : NULL; }
+const char *kb_impl_name(const kb_impl *im) { return im->name; }
+const char *kb_impl_dtype(const kb_impl *im) { return im->dtype; }
+int kb_impl_is_qbench(const kb_impl *im) { return im->qbench; }
+int kb_impl_applies(const kb_impl *im, const kb_shape *s) { return s->kind == KB_CONV ? im->conv : im->gemm; }
+
+/* ---- timing ------------------------------------------------------------ */
+
+#define MAX_SAMPLES 15
+
+/* Median seconds per call: warm up, size samples to at least 2 ms, time. */
+static qb_status time_calls(qb_status (*call)(kb_state *), kb_state *st, double min_time, double *secs,
+                            int *reps)
+{
+    qb_status s;
+    double t0 = now(), t;
+    int calls = 0;
+    do {
+        if ((s = call(st))) return s;
+        calls++;
+        t = now() - t0;
+    } while (t < min_time / 4 || calls < 2);
+    double per = t / calls;
+    int inner = per >= 0.002 ? 1 : (int)(0.002 / per) + 1;
+    int samples = (int)(min_time / (per * inner));
+    samples = samples < 5 ? 5 : samples > MAX_SAMPLES ? MAX_SAMPLES : samples;
+    double ts[MAX_SAMPLES];
+    for (int i = 0; i < samples; i++) {
+        t0 = now();
+        for (int j = 0; j < inner; j++)
+            if ((s = call(st))) return s;
+        ts[i] = (now() - t0) / inner;
+    }
+    *secs = qb_median(ts, (size_t)samples);
+    *reps = samples;
+    return QB_OK;
+}
+
+/* Per-call time of each implementation, with samples interleaved across
+ * implementations (round after round) so that load from other processes
+ * and frequency changes hit all of them alike. Each sample runs enough
+ * calls to last about 2 ms; the result is the median over the rounds. */
+qb_status kb_measure_shape(const kb_impl *const *ims, int n, const kb_shape *s, const kb_env *env,
+                           kb_result *out)
+{
+    kb_state *st = qb_calloc((size_t)n, sizeof *st);
+    int *inner = qb_calloc((size_t)n, sizeof *inner);
+    double *ts = qb_calloc((size_t)n * MAX_SAMPLES, sizeof *ts);
+    qb_status rc = st && inner && ts ? QB_OK : QB_ERR_NOMEM;
+    int prepared = 0;
+    for (; !rc && prepared < n; prepared++) {
+        memset(&out[prepared], 0, sizeof out[prepared]);
+        st[prepared] = (kb_state){.s = s, .env = env, .m = s->m, .n = s->n, .k = s->k};
+        rc = make_inputs(&st[prepared]);
+        if (!rc) rc = ims[prepared]->prepare(&st[prepared]);
+        if (rc) qb_error_context(rc, "%s on %s", ims[prepared]->name, s->name);
+    }
+    /* warm-up: also sizes each sample */
+    double total = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        double t0 = now(), t = 0;
+        int calls = 0;
+        do {
+            if ((rc = ims[i]->call(&st[i]))) break;
+            calls++;
+            t = now() - t0;
+        } while (t < 0.02 || calls < 2);
+        double per = t / calls;
+        inner[i] = per >= 0.002 ? 1 : (int)(0.002 / per) + 1;
+        total += per * inner[i];
+    }
+    int rounds = total > 0 ? (int)(env->min_time * n / total) : 0;
+    rounds = rounds < 5 ? 5 : rounds > MAX_SAMPLES ? MAX_SAMPLES : rounds;
+    for (int r = 0; r < rounds && !rc; r++)
+        for (int i = 0; i < n && !rc; i++) {
+            double t0 = now();
+            for (int j = 0; j < inner[i] && !rc; j++) rc = ims[i]->call(&st[i]);
+            ts[i * MAX_SAMPLES + r] = (now() - t0) / inner[i];
+        }
+    for (int i = 0; i < n && !rc; i++) {
+        kb_result *o = &out[i];
+        o->seconds = qb_median(&ts[i * MAX_SAMPLES], (size_t)rounds);
+        o->reps = rounds;
+        o->gops = 2.0 * (double)s->m * (double)s->n * (double)s->k / o->seconds * 1e-9;
+        o->weight_bytes = st[i].weight_bytes;
+        if (st[i].dnn) snprintf(o->detail, sizeof o->detail, "%s", qb_onednn_impl(st[i].dnn));
+        else if (ims[i]->qbench) snprintf(o->detail, sizeof o->detail, "%s", env->be->name);
+        else snprintf(o->detail, sizeof o->detail, "%s", "cblas_sgemm");
+    }
+    for (int i = 0; i < prepared; i++) free_state(&st[i]);
+    free(st), free(inner), free(ts);
+    return rc;
+}
+
+/* ---- memory bandwidth and the cold 4-bit GEMV --------------------------- */
+
+/* Bytes that defeat the last-level cache: 4 times its size, at least 96 MB. */
+static size_t beyond_cache_bytes(void)
+{
+    size_t l3 = 32u << 20;
+    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
+    if (f) {
+        unsigned long kb;
+        if (fscanf(f, "%luK", &kb) == 1 && kb > 0) l3 = (size_t)kb << 10;
+        fclose(f);
+    }
+    return 4 * l3 > (96u << 20) ? 4 * l3 : (96u << 20);
+}
+
+struct sum_ctx {
+    const uint64_t *p;
+    int64_t words;
+    uint64_t sums[64];
+};
+
+static void sum_task(void *c, int tid, int nt)
+{
+    struct sum_ctx *s = c;
+    int64_t b, e;
+    qb_split_range(s->words / 8, tid, nt, &b, &e);
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    for (const uint64_t *p = s->p + 8 * b, *end = s->p + 8 * e; p < end; p += 8) {
+        a0 += p[0], a1 += p[1], a2 += p[2], a3 += p[3];
+        a4 += p[4], a5 += p[5], a6 += p[6], a7 += p[7];
+    }
+    s->sums[tid % 64] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+}
+
+struct bw_call {
+    struct sum_ctx ctx;
+    qb_pool *pool;
+};
+
+static qb_status bw_call(kb_state *st)
+{
+    struct bw_call *c = (struct bw_call *)st->y;
+    if (c->pool) qb_pool_run(c->pool, sum_task, &c->ctx);
+    else sum_task(&c->ctx, 0, 1);
+    return QB_OK;
+}
+
+qb_status kb_dram_read(const kb_env *env, double *bytes_per_s)
+{
+    size_t bytes = beyond_cache_bytes() * 2;
+    uint64_t *buf = qb_aligned_alloc(bytes, 1);
+    if (!buf) return QB_ERR_NOMEM;
+    memset(buf, 1, bytes); /* touch every page before timing */
+    struct bw_call c = {{buf, (int64_t)(bytes / 8), {0}}, env->pool};
+    kb_state st = {.y = &c};
+    double secs;
+    int reps;
+    qb_status s = time_calls(bw_call, &st, env->min_time, &secs, &reps);
+    free(buf);
+    if (s) return s;
+    *bytes_per_s = (double)bytes / secs;
+    return QB_OK;
+}
+
+struct gemv_cold {
+    qb_q4weights *copies;
+    int ncopies, next;
+    float *x, *y;
+    const kb_env *env;
+    qb_scratch scratch;
+};
+
+static qb_status gemv_call(kb_state *st)
+{
+    struct gemv_cold *g = (struct gemv_cold *)st->y;
+    qb_q4weights *w = &g->copies[g->next];
+    g->next = (g->next + 1) % g->ncopies;
+    return qb_q4_gemm(g->env->be, g->env->pool, 1, g->x, w->k, w, NULL, g->y, w->n, &g->scratch);
+}
+
+qb_status kb_q4_gemv_cold(const kb_env *env, int64_t n, int64_t k, double *bytes_per_s, kb_result *out)
+{
+    memset(out, 0, sizeof *out);
+    qb_rng r;
+    qb_rng_seed(&r, 77);
+    int64_t groups = (k + Q4_GROUP - 1) / Q4_GROUP;
+    uint8_t *codes = qb_malloc((size_t)(n * k), 1);
+    float *scales = qb_malloc((size_t)(n * groups), 4);
+    struct gemv_cold g = {0};
+    g.env = env;
+    g.x = random_floats(&r, k);
+    g.y = qb_aligned_alloc((size_t)n, 4);
+    qb_status s = QB_ERR_NOMEM;
+    if (!codes || !scales || !g.x || !g.y) goto done;
+    for (int64_t i = 0; i < n * k; i++) codes[i] = (uint8_t)qb_rng_below(&r, 16);
+    for (int64_t i = 0; i < n * groups; i++) scales[i] = 0.01f + qb_rng_uniform(&r);
+    size_t one = (size_t)(n * k / 2 + n * groups * 4);
+    g.ncopies = (int)(beyond_cache_bytes() / one) + 1;
+    if (!(g.copies = qb_calloc((size_t)g.ncopies, sizeof *g.copies))) goto done;
+    for (int i = 0; i < g.ncopies; i++)
+        if ((s = qb_q4weights_pack(&g.copies[i], n, k, Q4_GROUP, codes, scales, NULL))) goto done;
+    kb_state st = {.y = &g};
+    if ((s = time_calls(gemv_call, &st, env->min_time, &out->seconds, &out->reps))) goto done;
+    out->weight_bytes = g.copies[0].bytes;
+    out->gops = 2.0 * (double)n * (double)k / out->seconds * 1e-9;
+    snprintf(out->detail, sizeof out->detail, "%s, %d weight copies", env->be->name, g.ncopies);
+    *bytes_per_s = (double)g.copies[0].bytes / out->seconds;
+done:
+    for (int i = 0; g.copies && i < g.ncopies; i++) qb_q4weights_free(&g.copies[i]);
+    free(g.copies), free(g.x), free(g.y), free(codes), free(scales);
+    qb_scratch_free(&g.scratch);
+    return s;
+}

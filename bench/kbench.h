@@ -1,0 +1,70 @@
+/* Kernel benchmarks behind `qbench bench-kernels`: a table of shapes (the
+ * built-in models' layers, ResNet-50 convolutions, DeepSpeech2 GEMMs), a
+ * table of implementations (qbench's kernels and the peers oneDNN and
+ * OpenBLAS), and a timer that reports the median of repetitions after a
+ * warm-up. Every implementation of a shape computes the same product on
+ * the same random data, so GOP/s compare directly. */
+#ifndef QB_KBENCH_H
+#define QB_KBENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "backend.h"
+#include "pool.h"
+#include "qkernels.h"
+#include "status.h"
+
+typedef enum { KB_GEMM, KB_CONV } kb_kind;
+
+typedef struct {
+    const char *name;    /* "r50-conv2-3x3" */
+    const char *source;  /* "resnet50", "deepspeech2", "mlp", "lenet", "resnet20" */
+    kb_kind kind;
+    int64_t m, n, k;     /* GEMM: rows (batch x pixels), output channels, reduction */
+    qb_conv_shape conv;  /* KB_CONV: the convolution (m, n, k derived from it) */
+} kb_shape;
+
+/* The shape table; `quick` selects a few small shapes (for tests). */
+int kb_shape_count(void);
+const kb_shape *kb_shape_at(int i);
+/* Fills m, n, k of a conv shape from its geometry. */
+qb_status kb_shape_finish(kb_shape *s);
+
+typedef struct {
+    const qb_backend *be; /* qbench kernels run on this backend */
+    qb_pool *pool;        /* qbench kernels' threads (the peers get the same count) */
+    int threads;
+    double min_time;      /* seconds of timed repetitions per measurement */
+} kb_env;
+
+typedef struct kb_impl kb_impl;
+int kb_impl_count(void);
+const kb_impl *kb_impl_at(int i);
+const char *kb_impl_name(const kb_impl *im);  /* "qbench-int8", "onednn-fp32", ... */
+const char *kb_impl_dtype(const kb_impl *im); /* "fp32", "bf16", "int8", "int4", "ternary", "binary" */
+/* 1 for the qbench kernels (which run on env->be), 0 for peers. */
+int kb_impl_is_qbench(const kb_impl *im);
+int kb_impl_applies(const kb_impl *im, const kb_shape *s);
+
+typedef struct {
+    double seconds;        /* median time of one call */
+    double gops;           /* 2 m n k / seconds / 1e9 */
+    int reps;              /* timed samples */
+    size_t weight_bytes;   /* bytes of weights in the implementation's format */
+    char detail[80];       /* e.g. the oneDNN implementation name */
+} kb_result;
+
+/* Measures implementations ims[0..n) on shape s (out[i] for ims[i]). */
+qb_status kb_measure_shape(const kb_impl *const *ims, int n, const kb_shape *s, const kb_env *env,
+                           kb_result *out);
+
+/* Single-stream read bandwidth of main memory on `threads` threads (bytes/s),
+ * from summing a buffer several times larger than the last-level cache. */
+qb_status kb_dram_read(const kb_env *env, double *bytes_per_s);
+
+/* A batch-1 4-bit dense layer n x k (group 32) whose weights come from DRAM:
+ * enough copies rotate to defeat the caches. Returns bytes read (weights and
+ * scales) per second and the median time per call. */
+qb_status kb_q4_gemv_cold(const kb_env *env, int64_t n, int64_t k, double *bytes_per_s, kb_result *out);
+
+#endif
