@@ -23,6 +23,9 @@ static kb_shape shapes[] = {
     GEMM("lenet-fc1-b64", "lenet", 64, 120, 400),
     CONV("resnet20-stem-b64", "resnet20", 64, 28, 28, 1, 16, 3, 1, 1),
     CONV("resnet20-s1-b64", "resnet20", 64, 28, 28, 16, 16, 3, 1, 1),
+    GEMM("tmp-s1-gemm", "tmp", 50176, 16, 144),
+    GEMM("tmp-s1-gemm32", "tmp", 50176, 32, 144),
+    GEMM("tmp-s1-gemm64", "tmp", 50176, 64, 144),
     CONV("resnet20-s2-b64", "resnet20", 64, 14, 14, 32, 32, 3, 1, 1),
     CONV("resnet20-s3-b64", "resnet20", 64, 7, 7, 64, 64, 3, 1, 1),
     /* ResNet-50 at 224x224, batch 1 */

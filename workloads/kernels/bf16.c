@@ -66,8 +66,9 @@ struct run_ctx {
     const qb_bf16_job *job;
 };
 
-static void run_range(void *p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+static void run_range(void *p, int tid, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
+    (void)tid;
     struct run_ctx *r = p;
     r->be->bf16gemm(r->job, m0, m1, n0, n1);
 }

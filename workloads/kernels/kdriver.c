@@ -18,11 +18,11 @@ static void blocks_task(void *p, int tid, int nt)
     if (b->by_rows) {
         qb_split_range((b->m + b->row_block - 1) / b->row_block, tid, nt, &lo, &hi);
         int64_t m0 = lo * b->row_block, m1 = hi * b->row_block < b->m ? hi * b->row_block : b->m;
-        if (m0 < m1) b->fn(b->ctx, m0, m1, 0, b->n);
+        if (m0 < m1) b->fn(b->ctx, tid, m0, m1, 0, b->n);
     } else {
         qb_split_range((b->n + b->n_unit - 1) / b->n_unit, tid, nt, &lo, &hi);
         int64_t n0 = lo * b->n_unit, n1 = hi * b->n_unit < b->n ? hi * b->n_unit : b->n;
-        if (n0 < n1) b->fn(b->ctx, 0, b->m, n0, n1);
+        if (n0 < n1) b->fn(b->ctx, tid, 0, b->m, n0, n1);
     }
 }
 
@@ -32,7 +32,7 @@ void qb_run_blocks(qb_pool *pool, int64_t m, int64_t n, int64_t row_block, int64
     if (m <= 0 || n <= 0) return;
     int nt = pool ? qb_pool_size(pool) : 1;
     if (nt == 1 || macs < QB_PARALLEL_MIN_MACS) {
-        fn(ctx, 0, m, 0, n);
+        fn(ctx, 0, 0, m, 0, n);
         return;
     }
     int64_t mtiles = (m + row_block - 1) / row_block, nunits = (n + n_unit - 1) / n_unit;
@@ -51,14 +51,14 @@ static void rows_task(void *p, int tid, int nt)
     struct rows_ctx *r = p;
     int64_t m0, m1;
     qb_split_range(r->m, tid, nt, &m0, &m1);
-    if (m0 < m1) r->fn(r->ctx, m0, m1);
+    if (m0 < m1) r->fn(r->ctx, tid, m0, m1);
 }
 
 void qb_run_rows(qb_pool *pool, int64_t m, int64_t work, qb_rows_fn fn, void *ctx)
 {
     if (m <= 0) return;
     if (!pool || qb_pool_size(pool) == 1 || work < QB_PARALLEL_MIN_MACS) {
-        fn(ctx, 0, m);
+        fn(ctx, 0, 0, m);
         return;
     }
     struct rows_ctx r = {m, fn, ctx};

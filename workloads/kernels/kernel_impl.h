@@ -8,12 +8,14 @@
 #define QB_KERNEL_IMPL_H
 
 #include <stdint.h>
+#include <string.h>
 #include "qkernels.h"
 
 #define QB_PANEL 64        /* channels per weight panel (int8, ternary, bf16) */
 #define QB_B1_PANEL 32     /* channels per binary panel */
 #define QB_Q4_BLOCK 16     /* channels per 4-bit block */
 #define QB_MAX_SEGS 256    /* conv taps (k_h * k_w) supported */
+#define QB_MAX_TILE_ROWS 8 /* rows of the tallest register tile of any backend */
 
 #define QB_AI static inline __attribute__((always_inline))
 
@@ -26,9 +28,8 @@ struct qb_qgemm_job {
     int64_t lda;
     const qb_conv_shape *conv; /* implicit conv: rows are output pixels of x */
     const uint8_t *x;          /* NHWC input */
-    const uint8_t *pad;        /* in_c bytes equal to the zero point (padded taps) */
-    const int64_t *tap_off;    /* (nseg) see qb_conv_tap_offsets */
-    int nseg;
+    const uint8_t *pad;        /* seg_k bytes equal to the zero point (kernel rows outside) */
+    int nseg;                  /* segments per row: 1 (dense) or k_h (implicit conv) */
     int64_t seg_k;             /* bytes per segment, a multiple of 4 (16 for ternary) */
     const qb_qweights *w;
     const int32_t *off;        /* (n) bias - a_zp * colsum + k * a_zp * w_zp */
@@ -48,20 +49,24 @@ typedef struct qb_qgemm_job qb_qgemm_job;
 
 /* Pointers to segment s of rows m0 .. m0 + mr - 1 into rows[s * mr + r].
  * Rows past the valid count repeat the last valid row (their results are
- * computed and discarded), so a tile can always run full width. Conv rows
- * are output pixels walked in order (no division per row); taps of a pixel
- * whose window lies inside the image are base + tap_off[s]. */
+ * computed and discarded), so a tile can always run full width.
+ * Implicit conv rows are output pixels walked in order (no division per
+ * row) with one segment per kernel row ky: the k_w taps of a kernel row are
+ * contiguous in NHWC (k_w * in_c bytes) when the window is horizontally
+ * inside the image. A pixel whose window crosses the left or right edge
+ * gets its segments assembled in tmp (mr * k bytes, zero point where the
+ * window is outside); a kernel row above or below the image is the pad
+ * buffer. */
 static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mvalid,
-                               const uint8_t **rows)
+                               const uint8_t **rows, uint8_t *tmp)
 {
     if (!j->conv) {
         for (int r = 0; r < mr; r++) rows[r] = j->a + (m0 + (r < mvalid ? r : mvalid - 1)) * j->lda;
         return;
     }
     const qb_conv_shape *s = j->conv;
-    int64_t pix = s->out_h * s->out_w;
+    int64_t pix = s->out_h * s->out_w, c = s->in_c, row_bytes = s->in_w * c;
     int64_t b = m0 / pix, rem = m0 % pix, oy = rem / s->out_w, ox = rem % s->out_w;
-    int64_t span_h = (s->k_h - 1) * s->dil_h, span_w = (s->k_w - 1) * s->dil_w;
     for (int r = 0; r < mr; r++) {
         if (r > 0 && r < mvalid && ++ox == s->out_w) {
             ox = 0;
@@ -71,30 +76,26 @@ static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mv
             }
         }
         int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
-        const uint8_t *img = j->x + b * s->in_h * s->in_w * s->in_c;
-        if (iy0 >= 0 && iy0 + span_h < s->in_h && ix0 >= 0 && ix0 + span_w < s->in_w) {
-            const uint8_t *base = img + (iy0 * s->in_w + ix0) * s->in_c;
-            for (int seg = 0; seg < j->nseg; seg++) rows[seg * mr + r] = base + j->tap_off[seg];
-            continue;
-        }
-        int seg = 0;
+        const uint8_t *img = j->x + b * s->in_h * row_bytes;
+        int inside = ix0 >= 0 && ix0 + s->k_w <= s->in_w;
         for (int64_t ky = 0; ky < s->k_h; ky++) {
             int64_t iy = iy0 + ky * s->dil_h;
-            for (int64_t kx = 0; kx < s->k_w; kx++, seg++) {
-                int64_t ix = ix0 + kx * s->dil_w;
-                int inside = iy >= 0 && iy < s->in_h && ix >= 0 && ix < s->in_w;
-                rows[seg * mr + r] = inside ? img + (iy * s->in_w + ix) * s->in_c : j->pad;
+            const uint8_t **slot = &rows[ky * mr + r];
+            if (iy < 0 || iy >= s->in_h) {
+                *slot = j->pad;
+            } else if (inside) {
+                *slot = img + iy * row_bytes + ix0 * c;
+            } else {
+                uint8_t *d = tmp + (r * s->k_h + ky) * j->seg_k;
+                for (int64_t kx = 0; kx < s->k_w; kx++) {
+                    int64_t ix = ix0 + kx;
+                    if (ix < 0 || ix >= s->in_w) memset(d + kx * c, j->pad[0], (size_t)c);
+                    else memcpy(d + kx * c, img + iy * row_bytes + ix * c, (size_t)c);
+                }
+                *slot = d;
             }
         }
     }
-}
-
-/* Offsets of the taps from a pixel's top-left input (kh * kw entries). */
-static inline void qb_conv_tap_offsets(const qb_conv_shape *s, int64_t *off)
-{
-    int seg = 0;
-    for (int64_t ky = 0; ky < s->k_h; ky++)
-        for (int64_t kx = 0; kx < s->k_w; kx++) off[seg++] = (ky * s->dil_h * s->in_w + kx * s->dil_w) * s->in_c;
 }
 
 /* Offset of panel p in bytes of packed data: all earlier panels are full. */
@@ -180,12 +181,12 @@ static inline int32_t qb_wrap_mul(int32_t a, int32_t b) { return (int32_t)((uint
  * pool hand-off costs more than it saves. */
 #define QB_PARALLEL_MIN_MACS (1 << 16)
 
-typedef void (*qb_range_fn)(void *ctx, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
-typedef void (*qb_rows_fn)(void *ctx, int64_t m0, int64_t m1);
+typedef void (*qb_range_fn)(void *ctx, int tid, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+typedef void (*qb_rows_fn)(void *ctx, int tid, int64_t m0, int64_t m1);
 
 /* Splits rows x channels over the pool: rows in multiples of row_block
  * when there are enough of them, otherwise channels in multiples of
- * n_unit, and calls fn once per thread with its share (if not empty).
+ * n_unit, and calls fn once per thread (tid) with its share (if not empty).
  * macs decides whether the pool is worth using. */
 void qb_run_blocks(qb_pool *pool, int64_t m, int64_t n, int64_t row_block, int64_t n_unit,
                    int64_t macs, qb_range_fn fn, void *ctx);

@@ -94,8 +94,9 @@ struct quant_ctx {
     int32_t *gsum;
 };
 
-static void quantize_rows(void *p, int64_t m0, int64_t m1)
+static void quantize_rows(void *p, int tid, int64_t m0, int64_t m1)
 {
+    (void)tid;
     struct quant_ctx *c = p;
     int64_t groups = c->kp / c->group;
     for (int64_t m = m0; m < m1; m++) {
@@ -123,8 +124,9 @@ struct run_ctx {
     const qb_q4_job *job;
 };
 
-static void run_range(void *p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+static void run_range(void *p, int tid, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
+    (void)tid;
     struct run_ctx *r = p;
     r->be->q4gemm(r->job, m0, m1, n0, n1);
 }

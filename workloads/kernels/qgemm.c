@@ -44,48 +44,48 @@ static void fill_offsets(int32_t *off, const qb_qweights *w, const qb_requant *r
  * group, or im2col of a conv whose channels are not); and, with weight zero
  * points, each row's activation sum. */
 struct prep_ctx {
-    const qb_qgemm_job *src; /* where rows come from (dense or implicit conv) */
+    const qb_qgemm_job *src; /* where rows come from (dense or conv) */
     uint8_t *dst;            /* copy of the rows, kp bytes each, or NULL */
     int64_t k, kp;
     int32_t *rowsum;         /* or NULL */
     qb_qgemm_job *job;       /* the job the kernels will run (rows for the sums) */
+    uint8_t *tmp;            /* per thread: QB_MAX_TILE_ROWS * k bytes */
 };
 
-static void prep_rows(void *p, int64_t m0, int64_t m1)
+static void prep_rows(void *p, int tid, int64_t m0, int64_t m1)
 {
     struct prep_ctx *c = p;
     const uint8_t *rows[QB_MAX_SEGS];
-    for (int64_t m = m0; m < m1; m++) {
-        if (c->dst) {
-            uint8_t *d = c->dst + m * c->kp;
-            qb_job_rows(c->src, m, 1, 1, rows);
-            for (int s = 0; s < c->src->nseg; s++)
-                memcpy(d + s * c->src->seg_k, rows[s], (size_t)c->src->seg_k);
-            memset(d + c->k, 0, (size_t)(c->kp - c->k));
+    if (c->dst && c->src->conv) {
+        qb_im2col_u8(c->src->conv, c->src->x, c->src->pad[0], m0, m1, c->dst, c->kp);
+    } else if (c->dst) {
+        for (int64_t m = m0; m < m1; m++) {
+            memcpy(c->dst + m * c->kp, c->src->a + m * c->src->lda, (size_t)c->k);
+            memset(c->dst + m * c->kp + c->k, 0, (size_t)(c->kp - c->k));
         }
-        if (c->rowsum) {
-            uint32_t sum = 0;
-            qb_job_rows(c->job, m, 1, 1, rows);
-            if (c->job->conv) {
-                for (int s = 0; s < c->job->nseg; s++)
-                    for (int64_t i = 0; i < c->job->seg_k; i++) sum += rows[s][i];
-            } else {
-                for (int64_t i = 0; i < c->k; i++) sum += rows[0][i];
-            }
-            c->rowsum[m] = (int32_t)sum;
-        }
+    }
+    uint8_t *tmp = c->tmp + (size_t)tid * QB_MAX_TILE_ROWS * (size_t)c->k;
+    for (int64_t m = m0; c->rowsum && m < m1; m++) {
+        uint32_t sum = 0;
+        qb_job_rows(c->job, m, 1, 1, rows, tmp);
+        int64_t len = c->job->conv ? c->job->seg_k : c->k;
+        for (int s = 0; s < c->job->nseg; s++)
+            for (int64_t i = 0; i < len; i++) sum += rows[s][i];
+        c->rowsum[m] = (int32_t)sum;
     }
 }
 
 struct run_ctx {
     const qb_backend *be;
     const qb_qgemm_job *job;
+    uint8_t *tmp;
+    int64_t k;
 };
 
-static void run_range(void *p, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+static void run_range(void *p, int tid, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     struct run_ctx *r = p;
-    r->be->qgemm(r->job, m0, m1, n0, n1);
+    r->be->qgemm(r->job, r->tmp + (size_t)tid * QB_MAX_TILE_ROWS * (size_t)r->k, m0, m1, n0, n1);
 }
 
 /* Runs a job whose row source is set: plans scratch, prepares rows, runs. */
@@ -94,14 +94,16 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
 {
     const qb_qweights *w = job->w;
     int64_t m = job->m, n = w->n;
-    int zp = has_weight_zp(w);
+    int zp = has_weight_zp(w), nt = pool ? qb_pool_size(pool) : 1;
     int quant = job->rq->type == QB_OUT_U8 || job->rq->type == QB_OUT_S8, dmult = quant;
     for (int64_t i = 0; dmult && i < n; i++) dmult = job->rq->rshift[i] <= QB_DMULT_MAX_SHIFT;
     qb_scratch_plan plan = {0};
+    size_t tmp_bytes = (size_t)nt * QB_MAX_TILE_ROWS * (size_t)w->k;
     qb_scratch_plan_add(&plan, (size_t)n * sizeof(int32_t));
     if (dmult) qb_scratch_plan_add(&plan, (size_t)n * sizeof(double));
     if (zp) qb_scratch_plan_add(&plan, (size_t)m * sizeof(int32_t));
     if (need_copy) qb_scratch_plan_add(&plan, (size_t)(m * w->kp));
+    if (job->conv) qb_scratch_plan_add(&plan, tmp_bytes);
     qb_scratch owned = {0};
     char *cur = qb_scratch_get(scratch, &owned, &plan);
     if (!cur) return QB_ERR_NOMEM;
@@ -115,7 +117,7 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
         job->dmult = dm;
     }
     qb_qgemm_job src = *job;
-    struct prep_ctx prep = {&src, NULL, w->k, w->kp, NULL, job};
+    struct prep_ctx prep = {&src, NULL, w->k, w->kp, NULL, job, NULL};
     if (zp) job->rowsum = prep.rowsum = (int32_t *)qb_scratch_take(&cur, (size_t)m * sizeof(int32_t));
     if (need_copy) {
         prep.dst = (uint8_t *)qb_scratch_take(&cur, (size_t)(m * w->kp));
@@ -125,14 +127,16 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
         job->nseg = 1;
         job->seg_k = w->kp;
     }
+    uint8_t *tmp = src.conv ? (uint8_t *)qb_scratch_take(&cur, tmp_bytes) : NULL;
+    prep.tmp = tmp;
     if (need_copy || zp) qb_run_rows(pool, m, m * w->k, prep_rows, &prep);
 
-    struct run_ctx r = {be, job};
+    struct run_ctx r = {be, job, tmp, w->k};
     qb_run_blocks(pool, m, n, be->row_block, QB_PANEL, m * n * w->k, run_range, &r);
 
     qb_work_add(QB_WORK_MACS, m * n * w->k);
     qb_work_add(QB_WORK_WEIGHT_BYTES, (long long)w->bytes);
-    if (job->rq->type == QB_OUT_U8 || job->rq->type == QB_OUT_S8) qb_work_add(QB_WORK_REQUANT, m * n);
+    if (quant) qb_work_add(QB_WORK_REQUANT, m * n);
     qb_scratch_free(&owned);
     return QB_OK;
 }
@@ -197,23 +201,24 @@ qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *sha
     if (!x || !y) return qb_error(QB_ERR_ARG, "conv: missing input or output");
     if (x_zp < 0 || x_zp > 255)
         return qb_error(QB_ERR_ARG, "activation zero point %d is outside 0..255", x_zp);
+    /* one implicit segment per kernel row: k_w * in_c contiguous bytes */
+    int64_t seg_k = s.k_w * s.in_c;
     uint8_t pad[4096];
-    uint8_t *pad_buf = s.in_c <= (int64_t)sizeof pad ? pad : qb_malloc((size_t)s.in_c, 1);
+    uint8_t *pad_buf = seg_k <= (int64_t)sizeof pad ? pad : qb_malloc((size_t)seg_k, 1);
     if (!pad_buf) return QB_ERR_NOMEM;
-    memset(pad_buf, x_zp, (size_t)s.in_c);
+    memset(pad_buf, x_zp, (size_t)seg_k);
 
-    int64_t tap_off[QB_MAX_SEGS];
-    qb_conv_tap_offsets(&s, tap_off);
-    qb_qgemm_job job = {.m = s.batch * s.out_h * s.out_w, .conv = &s, .x = x, .pad = pad_buf, .tap_off = tap_off,
-                        .nseg = (int)(s.k_h * s.k_w), .seg_k = s.in_c, .w = w, .rq = rq, .c = y,
-                        .ldc = s.out_c};
+    qb_qgemm_job job = {.m = s.batch * s.out_h * s.out_w, .conv = &s, .x = x, .pad = pad_buf,
+                        .nseg = (int)s.k_h, .seg_k = seg_k, .w = w, .rq = rq, .c = y, .ldc = s.out_c};
     int pointwise = s.k_h == 1 && s.k_w == 1 && s.stride_h == 1 && s.stride_w == 1 &&
                     s.pad_top + s.pad_left + s.pad_bottom + s.pad_right == 0;
-    int need_copy = s.in_c % code_group(w) != 0;
+    int need_copy = seg_k % code_group(w) != 0 || s.dil_w != 1;
     if (pointwise) { /* a plain GEMM over pixels */
+        need_copy = s.in_c % code_group(w) != 0;
         job.conv = NULL;
         job.a = x;
         job.lda = s.in_c;
+        job.nseg = 1;
         job.seg_k = need_copy ? w->k : w->kp;
     }
     st = run_job(be, pool, &job, need_copy, x_zp, scratch);

@@ -150,18 +150,37 @@ QB_AI void epilogue(const qb_qgemm_job *j, __m512i acc[MR_MAX][4], int64_t m0, i
     }
 }
 
+/* One k-group (4 k) of int8 codes for every row and vector, into the
+ * accumulator set `set` (slots c + set * NR). */
+QB_AI void step8(__m512i acc[MR_MAX][4], const uint8_t *const *rp, const int8_t *w, int64_t koff, int set,
+                 const int MR, const int NR)
+{
+    __m512i wv[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < NR; c++) wv[c] = _mm512_load_si512(w + 64 * c);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+        __m512i b = _mm512_set1_epi32(ld32(rp[r] + koff));
+#pragma GCC unroll 4
+        for (int c = 0; c < NR; c++) acc[r][c + set * NR] = _mm512_dpbusd_epi32(acc[r][c + set * NR], b, wv[c]);
+    }
+}
+
 /* One register tile over every segment of the rows. BITS 8: a step is 4 k
  * (one vpdpbusd per row and vector); BITS 2: a step is 16 k from one load
- * per vector, unpacked into 4 code vectors. */
+ * per vector, unpacked into 4 code vectors. A single-vector tile (NR 1)
+ * alternates two accumulator sets: 6 dependent chains would leave vpdpbusd
+ * waiting on its own latency. */
 QB_AI void tile(const qb_qgemm_job *j, const uint8_t *const *rows, const int8_t *wp, int64_t ahead,
                 int64_t m0, int mvalid, int64_t n0, int nvalid, const int MR, const int NR,
                 const int BITS)
 {
+    const int KS = NR == 1 ? 2 : 1;
     __m512i acc[MR_MAX][4];
 #pragma GCC unroll 8
     for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < NR; c++) acc[r][c] = _mm512_setzero_si512();
+        for (int c = 0; c < NR * KS; c++) acc[r][c] = _mm512_setzero_si512();
     const int8_t *w = wp;
     const int64_t kstep = BITS == 8 ? 4 : 16;
     const int64_t steps = j->seg_k / kstep;
@@ -170,43 +189,48 @@ QB_AI void tile(const qb_qgemm_job *j, const uint8_t *const *rows, const int8_t 
         const uint8_t *rp[MR_MAX];
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) rp[r] = rows[s * MR + r];
-        for (int64_t t = 0; t < steps; t++) {
-            if (BITS == 8) {
-                __m512i wv[4];
-#pragma GCC unroll 4
-                for (int c = 0; c < NR; c++) wv[c] = _mm512_load_si512(w + 64 * c);
-                w += 64 * NR;
-                if ((t & 15) == 0) {
+        int64_t t = 0;
+        if (BITS == 8) {
+            for (; t + KS <= steps; t += KS) {
+                if ((t & 15) < KS) {
 #pragma GCC unroll 8
                     for (int r = 0; r < MR; r++) prefetch_at(rp[r] + 4 * t, ahead);
                 }
+#pragma GCC unroll 2
+                for (int set = 0; set < KS; set++) step8(acc, rp, w + 64 * NR * set, 4 * (t + set), set, MR, NR);
+                w += 64 * NR * KS;
+            }
+            for (; t < steps; t++, w += 64 * NR) step8(acc, rp, w, 4 * t, 0, MR, NR);
+            continue;
+        }
+        for (; t < steps; t++) {
+            if ((t & 3) == 0) {
+#pragma GCC unroll 8
+                for (int r = 0; r < MR; r++) prefetch_at(rp[r] + 16 * t, ahead);
+            }
+#pragma GCC unroll 4
+            for (int sub = 0; sub < 4; sub++) {
+                const int set = sub % KS;
+                __m512i wv[4];
+#pragma GCC unroll 4
+                for (int c = 0; c < NR; c++)
+                    wv[c] = _mm512_and_si512(_mm512_srli_epi16(_mm512_load_si512(w + 64 * c), 2 * sub), m3);
 #pragma GCC unroll 8
                 for (int r = 0; r < MR; r++) {
-                    __m512i b = _mm512_set1_epi32(ld32(rp[r] + 4 * t));
-#pragma GCC unroll 4
-                    for (int c = 0; c < NR; c++) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], b, wv[c]);
-                }
-            } else {
-                if ((t & 3) == 0) {
-#pragma GCC unroll 8
-                    for (int r = 0; r < MR; r++) prefetch_at(rp[r] + 16 * t, ahead);
-                }
-#pragma GCC unroll 4
-                for (int sub = 0; sub < 4; sub++) {
-                    __m512i wv[4];
+                    __m512i b = _mm512_set1_epi32(ld32(rp[r] + 16 * t + 4 * sub));
 #pragma GCC unroll 4
                     for (int c = 0; c < NR; c++)
-                        wv[c] = _mm512_and_si512(_mm512_srli_epi16(_mm512_load_si512(w + 64 * c), 2 * sub), m3);
-#pragma GCC unroll 8
-                    for (int r = 0; r < MR; r++) {
-                        __m512i b = _mm512_set1_epi32(ld32(rp[r] + 16 * t + 4 * sub));
-#pragma GCC unroll 4
-                        for (int c = 0; c < NR; c++) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], b, wv[c]);
-                    }
+                        acc[r][c + set * NR] = _mm512_dpbusd_epi32(acc[r][c + set * NR], b, wv[c]);
                 }
-                w += 64 * NR;
             }
+            w += 64 * NR;
         }
+    }
+    if (KS == 2) {
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+            for (int c = 0; c < NR; c++) acc[r][c] = _mm512_add_epi32(acc[r][c], acc[r][c + NR]);
     }
     epilogue(j, acc, m0, mvalid, n0, nvalid, MR, NR);
 }
@@ -246,7 +270,7 @@ static int row_tile(int mvalid, int *mr)
     return 3;
 }
 
-void qb_qgemm_block_avx512(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+void qb_qgemm_block_avx512(const qb_qgemm_job *j, uint8_t *tmp, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     const qb_qweights *w = j->w;
     const uint8_t *rows[QB_MAX_SEGS * MR_MAX];
@@ -260,7 +284,7 @@ void qb_qgemm_block_avx512(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_
         for (int64_t m = m0; m < m1; m += MR_MAX) {
             int mvalid = (int)(m1 - m < MR_MAX ? m1 - m : MR_MAX), mr;
             int ti = row_tile(mvalid, &mr);
-            qb_job_rows(j, m, mr, mvalid, rows);
+            qb_job_rows(j, m, mr, mvalid, rows, tmp);
             for (int64_t p = pb; p < pe; p++) {
                 int pw = qb_panel_width(w->n, p);
                 int64_t nstart = p * QB_PANEL;

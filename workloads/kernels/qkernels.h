@@ -112,6 +112,13 @@ qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *s, 
                    int32_t x_zp, const qb_qweights *w, const qb_requant *rq, void *y,
                    qb_scratch *scratch);
 
+/* im2col of uint8 NHWC activations: row m (an output pixel) of dst, ldd >= k
+ * bytes, gets its k_h x k_w taps of in_c bytes in (kh, kw, c) order; taps
+ * outside the image are filled with pad (the zero point) and bytes k..ldd
+ * with 0. Rows [m0, m1) only, so threads can share the work. */
+void qb_im2col_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t m0, int64_t m1,
+                  uint8_t *dst, int64_t ldd);
+
 /* ---- 4-bit weights with group scales x int8 activations ------------- */
 
 typedef struct {
