@@ -32,8 +32,8 @@ static void naive_q4(int64_t m, int64_t n, int64_t k, int64_t group, const float
     for (int64_t r = 0; r < m; r++) {
         float amax = 0;
         for (int64_t i = 0; i < k; i++) amax = fmaxf(amax, fabsf(x[r * k + i]));
-        float s = amax > 0 ? amax / 127.0f : 1.0f;
-        for (int64_t i = 0; i < k; i++) a[i] = (int8_t)fmaxf(-127, fminf(127, nearbyintf(x[r * k + i] / s)));
+        float s = amax > 0 ? amax / 127.0f : 1.0f, inv = amax > 0 ? 127.0f / amax : 1.0f;
+        for (int64_t i = 0; i < k; i++) a[i] = (int8_t)nearbyintf(x[r * k + i] * inv);
         for (int64_t c = 0; c < n; c++) {
             float acc = 0;
             for (int64_t g = 0; g < groups; g++) {

@@ -16,6 +16,7 @@
 
 typedef struct qb_qgemm_job qb_qgemm_job;
 typedef struct qb_q4_job qb_q4_job;
+typedef struct qb_q4_quant qb_q4_quant;
 typedef struct qb_b1_job qb_b1_job;
 typedef struct qb_bf16_job qb_bf16_job;
 
@@ -32,6 +33,7 @@ struct qb_backend {
     /* tmp: QB_MAX_TILE_ROWS * k bytes the block may use (conv rows at the image edges) */
     void (*qgemm)(const qb_qgemm_job *j, uint8_t *tmp, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
     void (*q4gemm)(const qb_q4_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+    void (*q4quant)(const qb_q4_quant *q, int64_t m0, int64_t m1); /* rows [m0, m1) */
     void (*b1gemm)(const qb_b1_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
     void (*bf16gemm)(const qb_bf16_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 };

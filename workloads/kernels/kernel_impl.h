@@ -125,6 +125,17 @@ struct qb_q4_job {
 };
 typedef struct qb_q4_job qb_q4_job;
 
+/* Dynamic per-row int8 quantization of float activations for the 4-bit
+ * kernels (definition in qkernels.h, qb_q4_gemm). */
+struct qb_q4_quant {
+    const float *x;
+    int64_t ldx, k, kp, group;
+    int8_t *a;                 /* (m, kp), zero past k */
+    float *scale;              /* (m) */
+    int32_t *gsum;             /* (m, kp / group) */
+};
+typedef struct qb_q4_quant qb_q4_quant;
+
 /* Binary. */
 struct qb_b1_job {
     const uint64_t *a;         /* (m, kw) */
@@ -161,6 +172,14 @@ static inline void qb_store_out(const qb_requant *rq, void *c, int64_t idx, int3
     case QB_OUT_S32: ((int32_t *)c)[idx] = acc; break;
     case QB_OUT_F32: ((float *)c)[idx] = (float)acc * rq->scale[n]; break;
     }
+}
+
+/* round_half_even(v) for |v| <= 2^22 without a libm call: adding and
+ * subtracting 1.5 * 2^23 leaves the nearest integer (default rounding;
+ * without -ffast-math the compiler keeps both operations). */
+static inline float qb_round_even_small(float v)
+{
+    return (v + 12582912.0f) - 12582912.0f;
 }
 
 /* Size in bytes of one output element of a requant type. */

@@ -70,6 +70,32 @@ void qb_q4gemm_block_ref(const qb_q4_job *j, int64_t m0, int64_t m1, int64_t n0,
     }
 }
 
+void qb_q4quant_rows_ref(const qb_q4_quant *c, int64_t m0, int64_t m1)
+{
+    int64_t groups = c->kp / c->group;
+    for (int64_t m = m0; m < m1; m++) {
+        const float *x = c->x + m * c->ldx;
+        float amax = 0; /* NaN inputs are ignored here and become code 0 below */
+        for (int64_t i = 0; i < c->k; i++) {
+            float v = fabsf(x[i]);
+            amax = v > amax ? v : amax;
+        }
+        float s = amax > 0 ? amax / 127.0f : 1.0f, inv = amax > 0 ? 127.0f / amax : 1.0f;
+        int8_t *a = c->a + m * c->kp;
+        for (int64_t i = 0; i < c->k; i++) {
+            float q = qb_round_even_small(x[i] * inv);
+            a[i] = (int8_t)(q >= -127 && q <= 127 ? q : q > 127 ? 127 : q < -127 ? -127 : 0);
+        }
+        for (int64_t i = c->k; i < c->kp; i++) a[i] = 0;
+        c->scale[m] = s;
+        for (int64_t g = 0; g < groups; g++) {
+            int32_t sum = 0;
+            for (int64_t i = 0; i < c->group; i++) sum += a[g * c->group + i];
+            c->gsum[m * groups + g] = sum;
+        }
+    }
+}
+
 void qb_b1gemm_block_ref(const qb_b1_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     const qb_b1weights *w = j->w;

@@ -85,38 +85,18 @@ qb_status qb_q4weights_pack(qb_q4weights *out, int64_t n, int64_t k, int64_t gro
 }
 
 /* Per-row symmetric int8 quantization of the activations, and the sum of
- * each group of codes (the zero-point correction needs it). */
+ * each group of codes (the zero-point correction needs it): the backend's
+ * q4quant function on each thread's rows. */
 struct quant_ctx {
-    const float *x;
-    int64_t ldx, k, kp, group;
-    int8_t *a;
-    float *scale;
-    int32_t *gsum;
+    const qb_backend *be;
+    qb_q4_quant q;
 };
 
 static void quantize_rows(void *p, int tid, int64_t m0, int64_t m1)
 {
-    (void)tid;
     struct quant_ctx *c = p;
-    int64_t groups = c->kp / c->group;
-    for (int64_t m = m0; m < m1; m++) {
-        const float *x = c->x + m * c->ldx;
-        float amax = 0;
-        for (int64_t i = 0; i < c->k; i++) amax = fmaxf(amax, fabsf(x[i]));
-        float s = amax > 0 ? amax / 127.0f : 1.0f;
-        int8_t *a = c->a + m * c->kp;
-        for (int64_t i = 0; i < c->k; i++) {
-            float q = nearbyintf(x[i] / s);
-            a[i] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
-        }
-        memset(a + c->k, 0, (size_t)(c->kp - c->k));
-        c->scale[m] = s;
-        for (int64_t g = 0; g < groups; g++) {
-            int32_t sum = 0;
-            for (int64_t i = 0; i < c->group; i++) sum += a[g * c->group + i];
-            c->gsum[m * groups + g] = sum;
-        }
-    }
+    (void)tid;
+    c->be->q4quant(&c->q, m0, m1);
 }
 
 struct run_ctx {
@@ -149,13 +129,13 @@ qb_status qb_q4_gemm(const qb_backend *be, qb_pool *pool, int64_t m, const float
     qb_scratch owned = {0};
     char *cur = qb_scratch_get(scratch, &owned, &plan);
     if (!cur) return QB_ERR_NOMEM;
-    struct quant_ctx q = {x, ldx, w->k, w->kp, w->group, NULL, NULL, NULL};
-    q.a = (int8_t *)qb_scratch_take(&cur, (size_t)(m * w->kp));
-    q.scale = (float *)qb_scratch_take(&cur, (size_t)m * sizeof(float));
-    q.gsum = (int32_t *)qb_scratch_take(&cur, (size_t)(m * groups) * sizeof(int32_t));
+    struct quant_ctx q = {be, {x, ldx, w->k, w->kp, w->group, NULL, NULL, NULL}};
+    q.q.a = (int8_t *)qb_scratch_take(&cur, (size_t)(m * w->kp));
+    q.q.scale = (float *)qb_scratch_take(&cur, (size_t)m * sizeof(float));
+    q.q.gsum = (int32_t *)qb_scratch_take(&cur, (size_t)(m * groups) * sizeof(int32_t));
     qb_run_rows(pool, m, m * w->k * 8, quantize_rows, &q);
 
-    qb_q4_job job = {q.a, w->kp, q.scale, q.gsum, w, bias, y, ldy};
+    qb_q4_job job = {q.q.a, w->kp, q.q.scale, q.q.gsum, w, bias, y, ldy};
     struct run_ctx r = {be, &job};
     qb_run_blocks(pool, m, w->n, be->row_block, QB_Q4_BLOCK, m * w->n * w->k, run_range, &r);
     qb_work_add(QB_WORK_MACS, m * w->n * w->k);

@@ -18,6 +18,15 @@ QB_AI int32_t ld32(const int8_t *p)
     return v;
 }
 
+/* acc += dot(u8 a, s8 b) in place. GCC 12 turns the intrinsic into
+ * register copies around every accumulation in this loop nest (the
+ * accumulators are re-zeroed per group); the tied asm operand avoids them. */
+QB_AI __m512i dpbusd(__m512i acc, __m512i a, __m512i b)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+    return acc;
+}
+
 QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nvalid, const int MR)
 {
     const qb_q4weights *w = j->w;
@@ -38,9 +47,11 @@ QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nva
     for (int r = 0; r < MR; r++) facc[r] = _mm512_setzero_ps();
     const __m512i m15 = _mm512_set1_epi8(15);
     for (int64_t g = 0; g < groups; g++) {
-        __m512i iacc[MR_MAX];
+        /* low and high nibbles feed separate accumulators: twice the
+         * independent vpdpbusd chains */
+        __m512i ilo[MR_MAX], ihi[MR_MAX];
 #pragma GCC unroll 8
-        for (int r = 0; r < MR; r++) iacc[r] = _mm512_setzero_si512();
+        for (int r = 0; r < MR; r++) ilo[r] = ihi[r] = _mm512_setzero_si512();
         for (int64_t t = 0; t < G / 8; t++) {
             __m512i v = _mm512_load_si512(gp + 64 * t);
             _mm_prefetch((const char *)((uintptr_t)gp + 64 * (uintptr_t)t + 2048), _MM_HINT_T0);
@@ -49,16 +60,18 @@ QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nva
 #pragma GCC unroll 8
             for (int r = 0; r < MR; r++) {
                 const int8_t *a = ar[r] + g * G + 8 * t;
-                iacc[r] = _mm512_dpbusd_epi32(iacc[r], lo, _mm512_set1_epi32(ld32(a)));
-                iacc[r] = _mm512_dpbusd_epi32(iacc[r], hi, _mm512_set1_epi32(ld32(a + 4)));
+                ilo[r] = dpbusd(ilo[r], lo, _mm512_set1_epi32(ld32(a)));
+                ihi[r] = dpbusd(ihi[r], hi, _mm512_set1_epi32(ld32(a + 4)));
             }
         }
         __m512 scale = _mm512_load_ps((const float *)(gp + G * 8));
         __m512i zpv = zp ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zp + g * QB_Q4_BLOCK)))
-                         : _mm512_set1_epi32(8);
+                         : _mm512_setzero_si512();
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) {
-            __m512i d = _mm512_sub_epi32(iacc[r], _mm512_mullo_epi32(zpv, _mm512_set1_epi32(gs[r][g])));
+            /* symmetric codes: the zero point 8 is the same for every lane */
+            __m512i corr = zp ? _mm512_mullo_epi32(zpv, _mm512_set1_epi32(gs[r][g])) : _mm512_set1_epi32(8 * gs[r][g]);
+            __m512i d = _mm512_sub_epi32(_mm512_add_epi32(ilo[r], ihi[r]), corr);
             facc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), scale, facc[r]);
         }
         gp += gbytes;
@@ -97,5 +110,54 @@ void qb_q4gemm_block_avx512(const qb_q4_job *j, int64_t m0, int64_t m1, int64_t 
                 f(j, m, mv, b, (int)(nend - b * QB_Q4_BLOCK));
             }
         }
+    }
+}
+
+/* Dynamic int8 quantization of float rows (the same bits as
+ * qb_q4quant_rows_ref: exact max, the same scalar scale, one multiply,
+ * round half to even, NaN to 0) and the group sums of the codes. */
+void qb_q4quant_rows_avx512(const qb_q4_quant *c, int64_t m0, int64_t m1)
+{
+    const int64_t groups = c->kp / c->group, G = c->group;
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    for (int64_t m = m0; m < m1; m++) {
+        const float *x = c->x + m * c->ldx;
+        __m512 vmax = _mm512_setzero_ps();
+        for (int64_t i = 0; i < c->k; i += 16) {
+            __mmask16 km = c->k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (c->k - i)) - 1);
+            __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(km, x + i));
+            vmax = _mm512_max_ps(v, vmax); /* a NaN in v keeps vmax */
+        }
+        float amax = _mm512_reduce_max_ps(vmax);
+        float s = amax > 0 ? amax / 127.0f : 1.0f, inv = amax > 0 ? 127.0f / amax : 1.0f;
+        const __m512 vinv = _mm512_set1_ps(inv);
+        int8_t *a = c->a + m * c->kp;
+        int32_t *gs = c->gsum + m * groups;
+        __m512i gacc = _mm512_setzero_si512();
+        for (int64_t i = 0; i < c->kp; i += 16) {
+            int64_t left = c->k - i;
+            __mmask16 kx = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+            __mmask16 ka = c->kp - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (c->kp - i)) - 1);
+            __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(kx, x + i), vinv);
+            __m512i q = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q = _mm512_max_epi32(_mm512_min_epi32(q, hi), lo);
+            q = _mm512_mask_mov_epi32(q, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_si512());
+            _mm512_mask_cvtepi32_storeu_epi8(a + i, ka, q);
+            if (G % 16 == 0) {
+                gacc = _mm512_add_epi32(gacc, q);
+                if ((i + 16) % G == 0) {
+                    gs[i / G] = _mm512_reduce_add_epi32(gacc);
+                    gacc = _mm512_setzero_si512();
+                }
+            }
+        }
+        if (G % 16 != 0) {
+            for (int64_t g = 0; g < groups; g++) {
+                int32_t sum = 0;
+                for (int64_t i = 0; i < G; i++) sum += a[g * G + i];
+                gs[g] = sum;
+            }
+        }
+        c->scale[m] = s;
     }
 }

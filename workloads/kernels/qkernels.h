@@ -139,8 +139,8 @@ qb_status qb_q4weights_pack(qb_q4weights *out, int64_t n, int64_t k, int64_t gro
 void qb_q4weights_free(qb_q4weights *w);
 
 /* y(m, n) = s_a(m) * sum_g scale(n, g) * sum_{k in g} a(m, k) (code(n, k) - zp(n, g)) + bias(n)
- * where a(m, .) = round_half_even(x(m, .) / s_a(m)) in -127..127 and
- * s_a(m) = max|x(m, .)| / 127 (1 for an all-zero row), all in float; the sums
+ * where a(m, .) = round_half_even(x(m, .) * (127 / max|x(m, .)|)) in -127..127 and
+ * s_a(m) = max|x(m, .)| / 127 (both 1 for an all-zero row), all in float; the sums
  * are accumulated group by group with fused multiply-adds, in k order
  * (dynamic per-row quantization of the float activations). */
 qb_status qb_q4_gemm(const qb_backend *be, qb_pool *pool, int64_t m, const float *x, int64_t ldx,
