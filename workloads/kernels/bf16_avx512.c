@@ -6,13 +6,6 @@
 
 #define MR_MAX 6
 
-QB_AI int32_t ld32(const uint16_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 QB_AI void tile(const qb_bf16_job *j, int64_t m0, int mvalid, const uint16_t *wp, int64_t n0,
                 int nvalid, const int MR, const int NR)
 {
@@ -33,7 +26,7 @@ QB_AI void tile(const qb_bf16_job *j, int64_t m0, int mvalid, const uint16_t *wp
         w += 32 * NR;
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) {
-            __m512bh b = (__m512bh)_mm512_set1_epi32(ld32(ar[r] + 2 * t));
+            __m512bh b = (__m512bh)_mm512_set1_epi32(qb_ld32(ar[r] + 2 * t));
 #pragma GCC unroll 4
             for (int c = 0; c < NR; c++) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], b, wv[c]);
         }

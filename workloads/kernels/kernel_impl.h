@@ -182,6 +182,14 @@ static inline float qb_round_even_small(float v)
     return (v + 12582912.0f) - 12582912.0f;
 }
 
+/* Four bytes at any alignment as an int32 (a vpbroadcastd operand). */
+static inline int32_t qb_ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* Size in bytes of one output element of a requant type. */
 static inline int64_t qb_out_size(qb_out_type t)
 {

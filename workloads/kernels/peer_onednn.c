@@ -119,12 +119,31 @@ static void *weights_in_type(qb_peer_type type, const void *w, int64_t count, si
     return b;
 }
 
+/* The end of every create: weights into the primitive (when desc is set
+ * and nothing failed), then the attributes released and, on failure, the
+ * half-built op. */
+static qb_status complete(qb_onednn_op **out, qb_status st, const void *desc, dnnl_primitive_attr_t attr,
+                          const dnnl_memory_desc_t *wmd_user, qb_peer_type type, const void *w, int64_t count)
+{
+    if (!st && desc) {
+        size_t wbytes;
+        void *wt = weights_in_type(type, w, count, &wbytes);
+        st = wt ? finish(*out, desc, attr, wmd_user, wt, wbytes) : QB_ERR_NOMEM;
+        if (wt && wt != w) free(wt);
+    }
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (st) {
+        qb_onednn_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 qb_status qb_onednn_matmul_create(qb_onednn_op **out, qb_peer_type type, int64_t m, int64_t n, int64_t k,
                                   const void *w, const float *scales)
 {
     dnnl_primitive_attr_t attr;
     qb_status st = begin(out, type, n, scales, 1, &attr);
-    void *wt = NULL;
     if (st) goto fail;
     dnnl_memory_desc_t smd, wmd, wany, dmd;
     dnnl_dims_t sd = {m, k}, wd = {k, n}, dd = {m, n};
@@ -134,20 +153,10 @@ qb_status qb_onednn_matmul_create(qb_onednn_op **out, qb_peer_type type, int64_t
     TRY(dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dst_type(type), dnnl_ab));
     dnnl_matmul_desc_t desc;
     TRY(dnnl_matmul_desc_init(&desc, &smd, &wany, NULL, &dmd));
-    size_t wbytes;
-    if (!(wt = weights_in_type(type, w, n * k, &wbytes))) {
-        st = QB_ERR_NOMEM;
-        goto fail;
-    }
-    st = finish(*out, &desc, attr, &wmd, wt, wbytes);
-fail:
-    if (wt && wt != w) free(wt);
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    if (st) {
-        qb_onednn_free(*out);
-        *out = NULL;
-    }
+    st = complete(out, st, &desc, attr, &wmd, type, w, n * k);
     return st;
+fail:
+    return complete(out, st, NULL, attr, NULL, type, w, 0);
 }
 
 qb_status qb_onednn_conv_create(qb_onednn_op **out, qb_peer_type type, const qb_conv_shape *s,
@@ -155,7 +164,6 @@ qb_status qb_onednn_conv_create(qb_onednn_op **out, qb_peer_type type, const qb_
 {
     dnnl_primitive_attr_t attr;
     qb_status st = begin(out, type, s->out_c, scales, 1, &attr);
-    void *wt = NULL;
     if (st) goto fail;
     dnnl_memory_desc_t smd, wmd, wany, dmd;
     dnnl_dims_t sd = {s->batch, s->in_c, s->in_h, s->in_w}, wd = {s->out_c, s->in_c, s->k_h, s->k_w};
@@ -169,20 +177,10 @@ qb_status qb_onednn_conv_create(qb_onednn_op **out, qb_peer_type type, const qb_
     dnnl_convolution_desc_t desc;
     TRY(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct,
                                                    &smd, &wany, NULL, &dmd, strides, dil, pl, pr));
-    size_t wbytes;
-    if (!(wt = weights_in_type(type, w, s->out_c * s->in_c * s->k_h * s->k_w, &wbytes))) {
-        st = QB_ERR_NOMEM;
-        goto fail;
-    }
-    st = finish(*out, &desc, attr, &wmd, wt, wbytes);
-fail:
-    if (wt && wt != w) free(wt);
-    if (attr) dnnl_primitive_attr_destroy(attr);
-    if (st) {
-        qb_onednn_free(*out);
-        *out = NULL;
-    }
+    st = complete(out, st, &desc, attr, &wmd, type, w, s->out_c * s->in_c * s->k_h * s->k_w);
     return st;
+fail:
+    return complete(out, st, NULL, attr, NULL, type, w, 0);
 }
 
 qb_status qb_onednn_run(qb_onednn_op *op, const void *x, void *y)

@@ -8,13 +8,6 @@
 
 #define MR 4
 
-QB_AI int32_t ld32(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 static void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nvalid)
 {
     const qb_q4weights *w = j->w;
@@ -46,7 +39,7 @@ static void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nv
 #pragma GCC unroll 4
             for (int r = 0; r < MR; r++) {
                 const int8_t *a = ar[r] + g * G + 8 * t;
-                __m256i bl = _mm256_set1_epi32(ld32(a)), bh = _mm256_set1_epi32(ld32(a + 4));
+                __m256i bl = _mm256_set1_epi32(qb_ld32(a)), bh = _mm256_set1_epi32(qb_ld32(a + 4));
                 __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(lo0, bl), _mm256_maddubs_epi16(hi0, bh));
                 __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(lo1, bl), _mm256_maddubs_epi16(hi1, bh));
                 iacc[r][0] = _mm256_add_epi32(iacc[r][0], _mm256_madd_epi16(s0, one));

@@ -11,13 +11,6 @@
 #define MR_MAX 8
 #define BLOCK_BYTES (256 * 1024)
 
-QB_AI int32_t ld32(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 /* acc += dot(u8 a, s8 b) in place. GCC 12 turns the intrinsic into
  * register copies around every accumulation in this loop nest (the
  * accumulators are re-zeroed per group); the tied asm operand avoids them. */
@@ -60,8 +53,8 @@ QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nva
 #pragma GCC unroll 8
             for (int r = 0; r < MR; r++) {
                 const int8_t *a = ar[r] + g * G + 8 * t;
-                ilo[r] = dpbusd(ilo[r], lo, _mm512_set1_epi32(ld32(a)));
-                ihi[r] = dpbusd(ihi[r], hi, _mm512_set1_epi32(ld32(a + 4)));
+                ilo[r] = dpbusd(ilo[r], lo, _mm512_set1_epi32(qb_ld32(a)));
+                ihi[r] = dpbusd(ihi[r], hi, _mm512_set1_epi32(qb_ld32(a + 4)));
             }
         }
         __m512 scale = _mm512_load_ps((const float *)(gp + G * 8));

@@ -13,13 +13,6 @@
 #define MR 4
 #define BLOCK_BYTES (256 * 1024)
 
-QB_AI int32_t ld32(const uint8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 /* acc += the exact u8 x s8 dot products of 4-byte groups. */
 QB_AI __m256i dot_s8(__m256i acc, __m256i b, __m256i lo, __m256i hi)
 {
@@ -59,7 +52,7 @@ QB_AI void tile(const qb_qgemm_job *j, const uint8_t *const *rows, int mr, const
                 split_nibbles(_mm256_load_si256((const __m256i *)(w + 32)), &lo1, &hi1);
 #pragma GCC unroll 4
                 for (int r = 0; r < MR; r++) {
-                    __m256i b = _mm256_set1_epi32(ld32(rp[r] + 4 * t));
+                    __m256i b = _mm256_set1_epi32(qb_ld32(rp[r] + 4 * t));
                     acc[r][0] = dot_s8(acc[r][0], b, lo0, hi0);
                     acc[r][1] = dot_s8(acc[r][1], b, lo1, hi1);
                 }
@@ -72,7 +65,7 @@ QB_AI void tile(const qb_qgemm_job *j, const uint8_t *const *rows, int mr, const
                     __m256i c1 = _mm256_and_si256(_mm256_srli_epi16(raw1, 2 * sub), m3);
 #pragma GCC unroll 4
                     for (int r = 0; r < MR; r++) {
-                        __m256i b = _mm256_set1_epi32(ld32(rp[r] + 16 * t + 4 * sub));
+                        __m256i b = _mm256_set1_epi32(qb_ld32(rp[r] + 16 * t + 4 * sub));
                         acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(b, c0), one));
                         acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(b, c1), one));
                     }

@@ -14,13 +14,6 @@
  * tiles stream past them. */
 #define BLOCK_BYTES (384 * 1024)
 
-QB_AI int32_t ld32(const uint8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 QB_AI void prefetch_at(const uint8_t *p, int64_t ahead)
 {
     _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)ahead), _MM_HINT_T0);
@@ -160,7 +153,7 @@ QB_AI void step8(__m512i acc[MR_MAX][4], const uint8_t *const *rp, const int8_t 
     for (int c = 0; c < NR; c++) wv[c] = _mm512_load_si512(w + 64 * c);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; r++) {
-        __m512i b = _mm512_set1_epi32(ld32(rp[r] + koff));
+        __m512i b = _mm512_set1_epi32(qb_ld32(rp[r] + koff));
 #pragma GCC unroll 4
         for (int c = 0; c < NR; c++) acc[r][c + set * NR] = _mm512_dpbusd_epi32(acc[r][c + set * NR], b, wv[c]);
     }
@@ -217,7 +210,7 @@ QB_AI void tile(const qb_qgemm_job *j, const uint8_t *const *rows, const int8_t 
                     wv[c] = _mm512_and_si512(_mm512_srli_epi16(_mm512_load_si512(w + 64 * c), 2 * sub), m3);
 #pragma GCC unroll 8
                 for (int r = 0; r < MR; r++) {
-                    __m512i b = _mm512_set1_epi32(ld32(rp[r] + 16 * t + 4 * sub));
+                    __m512i b = _mm512_set1_epi32(qb_ld32(rp[r] + 16 * t + 4 * sub));
 #pragma GCC unroll 4
                     for (int c = 0; c < NR; c++)
                         acc[r][c + set * NR] = _mm512_dpbusd_epi32(acc[r][c + set * NR], b, wv[c]);
