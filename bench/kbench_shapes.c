@@ -1,5 +1,5 @@
 /* The shapes `qbench bench-kernels` measures (see README.md, "Kernel
- * benchmarks"). GEMMs are m x n x k with m rows (batch x pixels or time
+ * benchmarks"); the built-in models' layers are those of workloads/archs.c. GEMMs are m x n x k with m rows (batch x pixels or time
  * steps), n output channels and k the reduction; the ResNet-50 shapes the
  * issue writes as Cout x pixels x K, e.g. 64x3136x576, are m=3136 n=64 k=576. */
 #include "kbench.h"
@@ -18,14 +18,12 @@ static kb_shape shapes[] = {
     GEMM("mlp-fc2-b64", "mlp", 64, 256, 512),
     GEMM("mlp-fc3-b64", "mlp", 64, 10, 256),
     GEMM("mlp-fc1-b1", "mlp", 1, 512, 784),
-    CONV("lenet-conv1-b64", "lenet", 64, 28, 28, 1, 6, 5, 1, 2),
-    CONV("lenet-conv2-b64", "lenet", 64, 14, 14, 6, 16, 5, 1, 0),
-    GEMM("lenet-fc1-b64", "lenet", 64, 120, 400),
+    CONV("lenet-conv1-b64", "lenet", 64, 28, 28, 1, 32, 5, 1, 2),
+    CONV("lenet-conv2-b64", "lenet", 64, 14, 14, 32, 64, 5, 1, 0),
+    GEMM("lenet-fc1-b64", "lenet", 64, 128, 1600),
     CONV("resnet20-stem-b64", "resnet20", 64, 28, 28, 1, 16, 3, 1, 1),
     CONV("resnet20-s1-b64", "resnet20", 64, 28, 28, 16, 16, 3, 1, 1),
-    GEMM("tmp-s1-gemm", "tmp", 50176, 16, 144),
-    GEMM("tmp-s1-gemm32", "tmp", 50176, 32, 144),
-    GEMM("tmp-s1-gemm64", "tmp", 50176, 64, 144),
+    CONV("resnet20-s2-down-b64", "resnet20", 64, 28, 28, 16, 32, 3, 2, 1),
     CONV("resnet20-s2-b64", "resnet20", 64, 14, 14, 32, 32, 3, 1, 1),
     CONV("resnet20-s3-b64", "resnet20", 64, 7, 7, 64, 64, 3, 1, 1),
     /* ResNet-50 at 224x224, batch 1 */

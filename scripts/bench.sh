@@ -14,3 +14,4 @@ echo "qbench benchmarks on $(hostname), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 run bench-reports
 run bench-fp32
 run bench-quant
+run bench-kernels

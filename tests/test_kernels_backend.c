@@ -88,7 +88,7 @@ static void test_bench_kernels_csv(void **state)
                                        "mlp-fc1-b64,mlp,gemm,64,512,784,qbench-int8,int8,1,",
                                        "mlp-fc1-b64,mlp,gemm,64,512,784,qbench-int4,int4,1,",
                                        "mlp-fc1-b64,mlp,gemm,64,512,784,qbench-binary,binary,1,",
-                                       "lenet-conv2-b64,lenet,conv,6400,16,150,qbench-int8,int8,1,"};
+                                       "lenet-conv2-b64,lenet,conv,6400,64,800,qbench-int8,int8,1,"};
     for (size_t i = 0; i < QB_ARRAY_LEN(rows); i++) {
         const char *r = strstr(out, rows[i]);
         assert_non_null(r);
