@@ -73,7 +73,13 @@ qb_status qb_grid_expand(const qb_spec *s, qb_grid *out)
             for (int w = 0; w < wb->n && st == QB_OK; w++) {
                 int wbits = atoi(wb->items[w]);
                 if (qb_vocab_check_wbits("", schemes->items[si], wbits) != QB_OK) continue;
-                for (int a = 0; a < ab->n; a++)
+                for (int a = 0; a < ab->n; a++) {
+                    /* float formats run their activations in their own format */
+                    int abits = qb_vocab_activation_bits(schemes->items[si], atoi(ab->items[a]));
+                    int repeat = 0;
+                    for (int b = 0; b < a; b++)
+                        repeat |= qb_vocab_activation_bits(schemes->items[si], atoi(ab->items[b])) == abits;
+                    if (repeat) continue;
                     for (int g = 0; g < gr->n; g++)
                         for (int c = 0; c < ca->n; c++)
                             for (int r = 0; r < co->n; r++)
@@ -81,10 +87,10 @@ qb_status qb_grid_expand(const qb_spec *s, qb_grid *out)
                                     for (int k = 0; k < be->n && st == QB_OK; k++) {
                                         qb_qconfig q = {models->items[m], schemes->items[si],
                                                         gr->items[g], ca->items[c], co->items[r],
-                                                        po->items[p], wbits, atoi(ab->items[a]),
-                                                        be->items[k]};
+                                                        po->items[p], wbits, abits, be->items[k]};
                                         st = add_config(&b, &q);
                                     }
+                }
             }
     }
     qb_clear_error();

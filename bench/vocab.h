@@ -1,9 +1,8 @@
 /* The quantization vocabulary the sweep spec accepts: scheme names and the
- * weight bit widths each accepts, granularity, calibration, correction and
- * policy values. All spec validation of these names goes through here, so
- * that the harness follows the quantizer library's own tables and parsers
- * in one place. Errors name `what` (a file:line or a flag) and list the
- * accepted values. */
+ * weight bit widths each accepts (the quantizer library's scheme table),
+ * granularity and calibration (its parsers), correction and policy values.
+ * All spec validation of these names goes through here. Errors name `what`
+ * (a file:line or a flag) and list the accepted values. */
 #ifndef QB_VOCAB_H
 #define QB_VOCAB_H
 
@@ -20,10 +19,16 @@ int qb_vocab_scheme_wbits(const char *scheme, int *bits, int cap);
 /* QB_OK when the scheme takes `wbits`; the error names the accepted ones. */
 qb_status qb_vocab_check_wbits(const char *what, const char *scheme, int wbits);
 qb_status qb_vocab_check_abits(const char *what, int abits);
+/* The activation bits a cell of `scheme` runs at for a spec's `abits`: float
+ * formats (fp16, bf16, fp8-*) quantize activations to their own format, so
+ * they run at its width unless abits is 32 (float activations). */
+int qb_vocab_activation_bits(const char *scheme, int abits);
 
 qb_status qb_vocab_check_granularity(const char *what, const char *value);
 qb_status qb_vocab_check_calib(const char *what, const char *value);
 qb_status qb_vocab_check_correction(const char *what, const char *value);
 qb_status qb_vocab_check_policy(const char *what, const char *value);
+/* B of "first-last:B", else 0. */
+int qb_vocab_policy_first_last(const char *value);
 
 #endif

@@ -3,22 +3,28 @@
  * Fashion-MNIST test set. This is the one file where the evaluation
  * (workloads/) and the executors plug into the harness (bench/workload.h).
  *
- * fp32 cells run the fp32 engine (workloads/exec.h, GEMM through
+ * Accuracy comes from the quantized evaluation (workloads/qeval.h): the
+ * evaluator of each model (fp32 reference and calibration observers) is
+ * opened once per sweep and shared with the cells' processes. fp32 cells
+ * are timed on the fp32 engine (workloads/exec.h, GEMM through
  * workloads/gemm.h). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "archs.h"
 #include "dataset.h"
 #include "exec.h"
 #include "gemm.h"
 #include "modelfile.h"
+#include "qeval.h"
+#include "scheme.h"
+#include "vocab.h"
 #include "workload.h"
 
 #define MAX_MODELS 16
-#define EVAL_BATCH 500
 
 /* ---- what every cell reads, loaded once per sweep (preload) ---- */
 
@@ -27,10 +33,9 @@ static struct {
     qb_fmnist data;
 } shared_data;
 
-static struct {
-    int loaded;
-    qb_model folded;  /* BN folded into convs: what inference runs */
-} shared_model[MAX_MODELS];
+/* Per model: the evaluator holds the folded fp32 model, its reference
+ * outputs on the test set and the calibration observers. */
+static qb_qeval *shared_eval[MAX_MODELS];
 
 static int arch_index(const char *name)
 {
@@ -47,28 +52,32 @@ static qb_status load_data(void)
     return s;
 }
 
-static qb_status load_model(int a)
+/* Opens model a's evaluator on `pool` (NULL: a temporary pool of every
+ * core); it keeps no pool afterwards, callers set theirs. */
+static qb_status load_model(int a, int ncores)
 {
-    if (shared_model[a].loaded) return QB_OK;
+    if (shared_eval[a]) return QB_OK;
+    qb_status s = load_data();
+    if (s != QB_OK) return s;
     char path[1024];
     qb_model_path(qb_archs[a].name, path, sizeof path);
-    qb_model m;
-    qb_status s = qb_model_load(path, &m, NULL, NULL);
+    qb_pool *pool = NULL;
+    if ((s = qb_pool_create(&pool, ncores > 0 ? ncores : 1, NULL, NULL)) != QB_OK) return s;
+    s = qb_qeval_open(&shared_eval[a], path, &shared_data.data, pool);
+    qb_pool_free(pool);
     if (s != QB_OK)
         return qb_error_context(s, "model %s (train it with `qbench train %s`)", qb_archs[a].name,
                                 qb_archs[a].name);
-    s = qb_model_fold_bn(&m, &shared_model[a].folded);
-    qb_model_free(&m);
-    if (s == QB_OK) shared_model[a].loaded = 1;
-    return s;
+    qb_qeval_set_pool(shared_eval[a], NULL);
+    return QB_OK;
 }
 
 static qb_status preload(const qb_workload *self)
 {
     int a = arch_index(self->name);
     if (a < 0) return qb_error(QB_ERR_INTERNAL, "no architecture %s", self->name);
-    qb_status s = load_data();
-    return s == QB_OK ? load_model(a) : s;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return load_model(a, n > 0 ? (int)n : 1);
 }
 
 /* ---- one cell's model ---- */
@@ -76,12 +85,15 @@ static qb_status preload(const qb_workload *self)
 typedef struct {
     int arch;
     qb_qconfig cfg;
-    const qb_model *model;  /* the shared fp32 model (read only) */
+    int quantized;          /* 0 for the fp32 baseline */
+    qb_qeval *ev;           /* shared evaluator */
+    qb_qmodel qm;           /* quantized: fake-quantized weights and the parameters used */
+    qb_qeval_result res;    /* the last evaluate() */
+    int have_res;
     qb_exec *exec;          /* the executor run() times, for exec_pool and exec_batch */
     qb_pool *exec_pool;
     int exec_batch;
     float *x;               /* exec_batch test images, NCHW */
-    uint8_t *correct;       /* per-image top-1 bits of the last evaluate() */
 } model_state;
 
 static void release(void *st)
@@ -90,94 +102,102 @@ static void release(void *st)
     if (!s) return;
     qb_exec_free(s->exec);
     free(s->x);
-    free(s->correct);
+    if (s->quantized) qb_qmodel_free(&s->qm);
+    if (s->have_res) qb_qeval_result_free(&s->res);
     free(s);
+}
+
+/* The evaluator's config for a cell (fp32: nothing quantized). */
+static qb_status eval_config(const qb_qconfig *cfg, qb_qeval_config *c)
+{
+    if (strcmp(cfg->scheme, "fp32") == 0) {
+        memset(c, 0, sizeof *c);
+        qb_quant_config_init(&c->weights, qb_scheme_find("uniform-sym"));
+        qb_quant_config_init(&c->activations, qb_scheme_find("uniform-asym"));
+        c->wbits = c->abits = QB_FLOAT_BITS;
+        c->only_layer = -1;
+        return QB_OK;
+    }
+    if (strcmp(cfg->correction, "none") != 0)
+        return qb_error(QB_ERR_UNSUPPORTED, "correction %s is not implemented in this qbench",
+                        cfg->correction);
+    int first_last = qb_vocab_policy_first_last(cfg->policy);
+    if (strcmp(cfg->policy, "uniform") != 0 && !first_last)
+        return qb_error(QB_ERR_UNSUPPORTED, "policy %s is not implemented in this qbench", cfg->policy);
+    qb_status s = qb_qeval_config_parse(c, cfg->scheme, cfg->wbits, cfg->abits, cfg->granularity,
+                                        cfg->calib, NULL);
+    c->keep_first_last = first_last;
+    return s;
 }
 
 static qb_status prepare(const qb_qconfig *cfg, qb_pool *pool, void **out)
 {
-    (void)pool;
     *out = NULL;
     int a = arch_index(cfg->model);
     if (a < 0) return qb_error(QB_ERR_ARG, "unknown model '%s'", cfg->model);
-    if (strcmp(cfg->scheme, "fp32") != 0)
-        return qb_error(QB_ERR_UNSUPPORTED, "quantized evaluation of %s is not in this build of qbench",
-                        cfg->scheme);
-    qb_status s = load_data();
-    if (s == QB_OK) s = load_model(a);
+    qb_status s = load_model(a, qb_pool_size(pool));
     if (s != QB_OK) return s;
+    qb_qeval_config c;
+    if ((s = eval_config(cfg, &c)) != QB_OK) return s;
     model_state *st = qb_calloc(1, sizeof *st);
     if (!st) return QB_ERR_NOMEM;
     st->arch = a;
     st->cfg = *cfg;
-    st->model = &shared_model[a].folded;
+    st->ev = shared_eval[a];
+    st->quantized = strcmp(cfg->scheme, "fp32") != 0;
+    if (st->quantized) {
+        qb_qeval_set_pool(st->ev, pool);
+        s = qb_qeval_quantize(st->ev, &c, &st->qm);
+        qb_qeval_set_pool(st->ev, NULL);
+        if (s != QB_OK) {
+            free(st);
+            return s;
+        }
+    }
     *out = st;
     return QB_OK;
-}
-
-static int argmax(const float *v, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
-
-/* Bytes of the model's parameters as stored (fp32 here). */
-static int64_t model_bytes(const model_state *s)
-{
-    return qb_model_n_params(s->model) * (int64_t)sizeof(float);
 }
 
 static qb_status evaluate(void *st, qb_pool *pool, qb_eval_result *out)
 {
     model_state *s = st;
-    const qb_images *test = &shared_data.data.test;
-    const qb_model *m = s->model;
-    int n = test->n, per = m->in_c * m->in_h * m->in_w;
-    qb_exec *e = NULL;
-    float *x = qb_malloc((size_t)EVAL_BATCH * (size_t)per, sizeof *x);
-    int *labels = qb_malloc(EVAL_BATCH, sizeof *labels);
-    free(s->correct);
-    s->correct = qb_calloc(((size_t)n + 7) / 8, 1);
-    qb_status st2 = x && labels && s->correct ? QB_OK : QB_ERR_NOMEM;
-    if (st2 == QB_OK) st2 = qb_exec_create(&e, (qb_model *)m, EVAL_BATCH, pool, QB_EXEC_INFER);
-    int right = 0;
-    for (int i = 0; i < n && st2 == QB_OK; i += EVAL_BATCH) {
-        int nb = n - i < EVAL_BATCH ? n - i : EVAL_BATCH;
-        qb_images part = *test;
-        part.pixels += (size_t)i * (size_t)per;
-        part.labels += i;
-        part.n = nb;
-        qb_images_batch(&part, NULL, nb, x, labels);
-        st2 = qb_exec_forward(e, x, nb);
-        const float *logits = qb_exec_logits(e);
-        for (int k = 0; st2 == QB_OK && k < nb; k++)
-            if (argmax(logits + (size_t)k * m->n_classes, m->n_classes) == labels[k]) {
-                right++;
-                s->correct[(i + k) / 8] |= (uint8_t)(1u << ((i + k) % 8));
-            }
+    if (s->have_res) qb_qeval_result_free(&s->res);
+    s->have_res = 0;
+    qb_qeval_set_pool(s->ev, pool);
+    qb_status e;
+    if (s->quantized) {
+        e = qb_qeval_evaluate(s->ev, &s->qm, &s->res);
+    } else {
+        qb_qeval_config c;
+        eval_config(&s->cfg, &c);
+        e = qb_qeval_run(s->ev, &c, &s->res);
     }
-    qb_exec_free(e);
-    free(x);
-    free(labels);
-    if (st2 != QB_OK) return st2;
-    out->accuracy = out->fp32_accuracy = 100.0 * right / n;
-    out->drop_pp = out->drop_ci_low = out->drop_ci_high = 0;
-    out->agreement = 100.0;
-    out->kl = 0;
-    out->size_bytes = model_bytes(s);
-    out->compression = 1.0;
-    out->n_images = n;
-    out->correct = s->correct;
+    qb_qeval_set_pool(s->ev, NULL);
+    if (e != QB_OK) return e;
+    s->have_res = 1;
+    const qb_qeval_result *r = &s->res;
+    out->accuracy = r->accuracy;
+    out->fp32_accuracy = r->fp32_accuracy;
+    out->drop_pp = r->drop_pp;
+    out->drop_ci_low = r->drop_ci_low;
+    out->drop_ci_high = r->drop_ci_high;
+    out->agreement = r->agreement;
+    out->kl = r->kl;
+    out->size_bytes = (int64_t)r->size_bytes;
+    out->compression = r->size_bytes ? (double)r->fp32_size_bytes / (double)r->size_bytes : NAN;
+    out->n_images = r->n;
+    out->correct = r->correct;
     return QB_OK;
 }
 
 static qb_status run(void *st, qb_pool *pool, int batch)
 {
     model_state *s = st;
+    if (s->quantized)
+        return qb_error(QB_ERR_UNSUPPORTED, "no integer executor for %s w%da%d in this qbench (speed is "
+                        "measured on real integer paths only)", s->cfg.scheme, s->cfg.wbits, s->cfg.abits);
     if (!s->exec || s->exec_pool != pool || s->exec_batch < batch) {
-        const qb_model *m = s->model;
+        qb_model *m = (qb_model *)qb_qeval_model(s->ev);
         int per = m->in_c * m->in_h * m->in_w;
         qb_exec_free(s->exec);
         s->exec = NULL;
@@ -190,7 +210,7 @@ static qb_status run(void *st, qb_pool *pool, int batch)
             int nb = batch - i < test->n ? batch - i : test->n;
             qb_images_batch(test, NULL, nb, s->x + (size_t)i * (size_t)per, NULL);
         }
-        qb_status e = qb_exec_create(&s->exec, (qb_model *)m, batch, pool, QB_EXEC_INFER);
+        qb_status e = qb_exec_create(&s->exec, m, batch, pool, QB_EXEC_INFER);
         if (e != QB_OK) return e;
         s->exec_pool = pool;
         s->exec_batch = batch;
@@ -198,17 +218,25 @@ static qb_status run(void *st, qb_pool *pool, int batch)
     return qb_exec_forward(s->exec, s->x, batch);
 }
 
-static double flops(void *st) { return 2.0 * (double)qb_model_macs(((model_state *)st)->model); }
-static double bytes(void *st) { return (double)model_bytes(st); }
+static double flops(void *st)
+{
+    return 2.0 * (double)qb_model_macs(qb_qeval_model(((model_state *)st)->ev));
+}
+
+static double bytes(void *st)
+{
+    model_state *s = st;
+    return (double)(s->quantized ? s->qm.size_bytes : qb_qeval_fp32_size(s->ev));
+}
 
 static const char *backend_name(void *st)
 {
-    (void)st;
-    return qb_gemm_backend_name(qb_gemm_current());
+    model_state *s = st;
+    return s->quantized ? "" : qb_gemm_backend_name(qb_gemm_current());
 }
 
 /* Seconds of work: evaluation of the test set at a conservative rate for
- * this engine on one core, plus loading. */
+ * this engine, plus quantizing. */
 static double estimate(const qb_qconfig *cfg, int with_eval)
 {
     static double macs[MAX_MODELS];

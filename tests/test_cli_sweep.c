@@ -69,7 +69,7 @@ static void test_dry_run_plans_on_any_topology(void **state)
            "--topology 'pack:2 numa:2 core:8 pu:2'%s", "");
     expect(2, "--placements: placements: placement 'cores:64': asks for 64 threads but the topology has 32 cores",
            "sweep --dry-run --topology 'pack:2 numa:2 core:8 pu:2' --placements cores:64%s", "");
-    expect(2, "--wbits: wbits: scheme binary does not take 8 weight bits (it takes 1)",
+    expect(2, "--wbits: wbits: scheme 'binary' does not take 8 bits (it takes 1)",
            "sweep --dry-run --schemes binary --wbits 8%s", "");
     /* a sweep cannot run on a planning topology */
     expect(2, "synthetic or XML topology is for planning",

@@ -128,12 +128,33 @@ static void test_shards_partition_the_grid(void **state)
     qb_topo_free(t);
 }
 
+static void test_float_formats_quantize_activations_to_themselves(void **state)
+{
+    (void)state;
+    qb_spec s;
+    qb_grid g;
+    qb_topo *t;
+    make_grid("[grid]\nmodels = matmul\nschemes = fp16, fp8-e4m3, uniform-sym\nwbits = 16, 8\n"
+              "abits = 8, 4, 32\nplacements = core\nscenarios = latency\n", &s, &g, &t);
+    /* fp32 + fp16 {a16, a32} + fp8 {a8, a32} + uniform-sym w8 {a8, a4, a32} */
+    assert_int_equal(g.n, 1 + 2 + 2 + 3);
+    const int want[][2] = {{32, 32}, {16, 16}, {16, 32}, {8, 8}, {8, 32}, {8, 8}, {8, 4}, {8, 32}};
+    for (int i = 0; i < g.n; i++) {
+        assert_int_equal(g.cells[i].q.wbits, want[i][0]);
+        assert_int_equal(g.cells[i].q.abits, want[i][1]);
+    }
+    qb_grid_free(&g);
+    qb_spec_free(&s);
+    qb_topo_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expansion_order_and_counts),
         cmocka_unit_test(test_ids_are_fnv1a_of_the_canonical_string),
         cmocka_unit_test(test_shards_partition_the_grid),
+        cmocka_unit_test(test_float_formats_quantize_activations_to_themselves),
     };
     qb_test_apply_filter();
     return cmocka_run_group_tests_name("grid", tests, NULL, NULL);

@@ -118,14 +118,14 @@ static void test_errors_name_file_and_line(void **state)
     expect_error("[grid]\nmodels = matmul\nschemes = uniform-sym, nosuch\n", "bad.ini:3: schemes",
                  "unknown scheme 'nosuch'");
     expect_error("[grid]\nmodels = matmul\nschemes = binary\nwbits = 8\n", "bad.ini:4: wbits",
-                 "scheme binary does not take 8 weight bits (it takes 1)");
+                 "scheme 'binary' does not take 8 bits (it takes 1)");
     expect_error("[grid]\nmodels = matmul\nplacements = cores:4\n", "bad.ini:3: placements",
                  "asks for 4 threads but the topology has 2 cores");
     expect_error("[grid]\nmodels = matmul\nplacements = numa:1\n", "bad.ini:3", "the topology has 1 NUMA node");
     expect_error("[grid]\nmodels = matmul\nplacements = core, core:0\n", "bad.ini:3", "listed twice");
     expect_error("[grid]\nmodels = matmul\nplacements = sockets\n", "placement 'sockets': unknown kind", NULL);
     expect_error("[grid]\nmodels = matmul\ngranularity = row\n", "bad.ini:3", "unknown granularity 'row'");
-    expect_error("[grid]\nmodels = matmul\ncalib = percentile:101\n", "bad.ini:3", "percentile must be");
+    expect_error("[grid]\nmodels = matmul\ncalib = percentile:101\n", "bad.ini:3", "P must be a number with 50 < P <= 100");
     expect_error("[grid]\nmodels = matmul\nscenarios = latency, bulk\n", "bad.ini:3", "unknown scenario 'bulk'");
     expect_error("[grid]\nmodels = matmul\nschemes = fp32\n", "fp32 is the baseline", NULL);
     expect_error("[grid]\nmodels = matmul\n[counters]\nevents = a, none\n", "bad.ini:4", "'none' must be the only item");

@@ -522,3 +522,5 @@ qb_status qb_qeval_layers(const qb_qeval *ev, const qb_qeval_config *c, qb_layer
     *n = k;
     return QB_OK;
 }
+
+void qb_qeval_set_pool(qb_qeval *ev, qb_pool *pool) { ev->pool = pool; }

@@ -57,6 +57,10 @@ typedef struct qb_qeval qb_qeval;
 qb_status qb_qeval_open(qb_qeval **out, const char *model_path, const qb_fmnist *data,
                         qb_pool *pool);
 void qb_qeval_close(qb_qeval *ev);
+/* The pool later calls (qb_qeval_evaluate, qb_qeval_run) use; NULL for one
+ * thread. The sweep opens an evaluator once and evaluates each config in a
+ * forked child process, where the opening pool's threads do not exist. */
+void qb_qeval_set_pool(qb_qeval *ev, qb_pool *pool);
 
 const qb_model *qb_qeval_model(const qb_qeval *ev); /* folded fp32 model */
 double qb_qeval_fp32_accuracy(const qb_qeval *ev);  /* percent */
