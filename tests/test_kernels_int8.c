@@ -35,7 +35,7 @@ static int32_t naive_requant(int32_t acc, int32_t mult, int32_t rshift, int32_t 
 typedef struct {
     qb_out_type type;
     int32_t *bias, *mult, *rshift;
-    float *scale;
+    float *scale, *fbias;
     int32_t zp, lo, hi;
 } outspec;
 
@@ -45,7 +45,7 @@ static void naive_store(const outspec *o, void *c, int64_t idx, int32_t acc, int
     case QB_OUT_U8: ((uint8_t *)c)[idx] = (uint8_t)naive_requant(acc, o->mult[n], o->rshift[n], o->zp, o->lo, o->hi); break;
     case QB_OUT_S8: ((int8_t *)c)[idx] = (int8_t)naive_requant(acc, o->mult[n], o->rshift[n], o->zp, o->lo, o->hi); break;
     case QB_OUT_S32: ((int32_t *)c)[idx] = acc; break;
-    case QB_OUT_F32: ((float *)c)[idx] = (float)acc * o->scale[n]; break;
+    case QB_OUT_F32: ((float *)c)[idx] = fmaf((float)acc, o->scale[n], o->fbias ? o->fbias[n] : 0.0f); break;
     }
 }
 
@@ -60,24 +60,29 @@ static void make_out(qb_rng *r, outspec *o, int64_t n, qb_out_type type, int wit
     o->mult = calloc((size_t)n, 4);
     o->rshift = calloc((size_t)n, 4);
     o->scale = calloc((size_t)n, 4);
+    o->fbias = qb_rng_below(r, 2) ? calloc((size_t)n, 4) : NULL;
     int u8 = type == QB_OUT_U8;
     o->zp = u8 ? (int32_t)qb_rng_below(r, 256) : (int32_t)qb_rng_below(r, 256) - 128;
     o->lo = u8 ? 0 : -128;
     o->hi = u8 ? 255 : 127;
     if (qb_rng_below(r, 3) == 0) o->lo = o->zp; /* fused ReLU */
+    /* half the cases keep every shift <= 43 (the double-precision epilogue),
+     * the others reach 46 (the 64-bit integer one) */
+    int spread = qb_rng_below(r, 2) ? 12 : 16;
     for (int64_t i = 0; i < n; i++) {
         if (o->bias) o->bias[i] = (int32_t)qb_rng_below(r, 20001) - 10000;
         /* multipliers from tiny (everything rounds to the zero point) to > 1 */
-        double real = ldexp(0.5 + qb_rng_uniform_d(r), -(int)qb_rng_below(r, 16));
+        double real = ldexp(0.5 + qb_rng_uniform_d(r), -(int)qb_rng_below(r, (uint64_t)spread));
         if (qb_rng_below(r, 8) == 0) real = 0.5; /* exact ties */
         assert_int_equal(qb_requant_multiplier(real, &o->mult[i], &o->rshift[i]), QB_OK);
         o->scale[i] = (float)(0.001 + qb_rng_uniform_d(r));
+        if (o->fbias) o->fbias[i] = qb_rng_normal(r);
     }
 }
 
 static qb_requant requant_of(const outspec *o)
 {
-    qb_requant rq = {o->type, o->bias, o->mult, o->rshift, o->zp, o->lo, o->hi, o->scale};
+    qb_requant rq = {o->type, o->bias, o->mult, o->rshift, o->zp, o->lo, o->hi, o->scale, o->fbias};
     return rq;
 }
 
@@ -87,6 +92,7 @@ static void free_out(outspec *o)
     free(o->mult);
     free(o->rshift);
     free(o->scale);
+    free(o->fbias);
 }
 
 /* The backends this CPU runs (the reference always). */
@@ -208,10 +214,13 @@ static void run_gemm_case(const gemm_case *gc, qb_rng *r, qb_pool *pool)
         if (memcmp(expect, got, (size_t)(m * ldc) * es) != 0) {
             for (int64_t i = 0; i < m * ldc; i++)
                 if (memcmp(expect + i * es, got + i * es, es)) {
+                    int32_t e = 0, g = 0;
+                    memcpy(&e, expect + i * es, es);
+                    memcpy(&g, got + i * es, es);
                     fprintf(stderr, "backend %s m=%lld n=%lld k=%lld ternary=%d wzp=%d u8w=%d type=%d zp=%d: "
-                            "first difference at row %lld col %lld\n",
+                            "first difference at row %lld col %lld: %#x, expected %#x\n",
                             bes[b]->name, (long long)m, (long long)n, (long long)k, gc->ternary, gc->wzp,
-                            gc->u8w, gc->type, gc->a_zp, (long long)(i / ldc), (long long)(i % ldc));
+                            gc->u8w, gc->type, gc->a_zp, (long long)(i / ldc), (long long)(i % ldc), g, e);
                     break;
                 }
             fail();
@@ -427,7 +436,7 @@ static void test_bad_arguments(void **state)
     uint8_t a[8] = {0};
     uint8_t c[8];
     int32_t mult[3] = {1 << 30, 1 << 30, 1 << 30}, sh[3] = {31, 31, 31};
-    qb_requant rq = {QB_OUT_U8, NULL, mult, sh, 0, 0, 255, NULL};
+    qb_requant rq = {QB_OUT_U8, NULL, mult, sh, 0, 0, 255, NULL, NULL};
     qb_qgemm_args g = {1, a, 4, 0, &pw, &rq, c, 3, NULL};
     assert_int_equal(qb_qgemm(NULL, NULL, &g), QB_OK);
     g.lda = 3;

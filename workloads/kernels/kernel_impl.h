@@ -7,6 +7,7 @@
 #ifndef QB_KERNEL_IMPL_H
 #define QB_KERNEL_IMPL_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include "qkernels.h"
@@ -41,10 +42,12 @@ struct qb_qgemm_job {
 };
 typedef struct qb_qgemm_job qb_qgemm_job;
 
-/* Requantization in double precision, fma(acc, mult * 2^-rshift, zp) then
- * round half to even, gives exactly qb_requant_code when rshift <= 43: the
- * product's rounding error (< 2^-44 below 512) is smaller than the distance
- * from a non-tie to the nearest tie (>= 2^-rshift), and ties are exact. */
+/* Requantization in double precision, acc * (mult * 2^-rshift) rounded half
+ * to even, then + zero point, gives exactly qb_requant_code when rshift <=
+ * 43: the product's rounding error (< 2^-44 below 512) is smaller than the
+ * distance from a non-tie to the nearest tie (>= 2^-rshift), and ties are
+ * exact. (The zero point must be added after rounding: an odd one added
+ * before would move ties to the other neighbour.) */
 #define QB_DMULT_MAX_SHIFT 43
 
 /* Pointers to segment s of rows m0 .. m0 + mr - 1 into rows[s * mr + r].
@@ -170,7 +173,7 @@ static inline void qb_store_out(const qb_requant *rq, void *c, int64_t idx, int3
         ((int8_t *)c)[idx] = (int8_t)qb_requant_code(acc, rq->mult[n], rq->rshift[n], rq->zp, rq->lo, rq->hi);
         break;
     case QB_OUT_S32: ((int32_t *)c)[idx] = acc; break;
-    case QB_OUT_F32: ((float *)c)[idx] = (float)acc * rq->scale[n]; break;
+    case QB_OUT_F32: ((float *)c)[idx] = fmaf((float)acc, rq->scale[n], rq->fbias ? rq->fbias[n] : 0.0f); break;
     }
 }
 

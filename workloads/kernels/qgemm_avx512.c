@@ -25,7 +25,7 @@ typedef struct {
     __m512i off, zpw;
     __m512d dm_lo, dm_hi;                            /* double path */
     __m512i mult, mult_o, sh_e, sh_o, half_e, half_o; /* integer path */
-    __m512 fscale;
+    __m512 fscale, fbias;
 } colc;
 
 QB_AI void column_constants(const qb_qgemm_job *j, int64_t nc, int nv, colc *c)
@@ -37,6 +37,7 @@ QB_AI void column_constants(const qb_qgemm_job *j, int64_t nc, int nv, colc *c)
     c->zpw = j->rowsum ? _mm512_maskz_loadu_epi32(c->km, j->w->zp + nc) : _mm512_setzero_si512();
     if (rq->type == QB_OUT_F32) {
         c->fscale = _mm512_maskz_loadu_ps(c->km, rq->scale + nc);
+        c->fbias = rq->fbias ? _mm512_maskz_loadu_ps(c->km, rq->fbias + nc) : _mm512_setzero_ps();
     } else if (rq->type != QB_OUT_S32 && j->dmult) {
         c->dm_lo = _mm512_maskz_loadu_pd((__mmask8)c->km, j->dmult + nc);
         c->dm_hi = _mm512_maskz_loadu_pd((__mmask8)(c->km >> 8), j->dmult + nc + 8);
@@ -68,14 +69,16 @@ QB_AI __m512i requant_int(const colc *c, __m512i acc, __m512i lo, __m512i hi)
     return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
 }
 
-/* The same through doubles (exact for rshift <= 43, see kernel_impl.h),
- * with the zero point added by the FMA: about half the instructions. */
-QB_AI __m512i requant_double(const colc *c, __m512i acc, __m512d zp, __m512d lo, __m512d hi)
+/* The same through doubles (exact for rshift <= 43, see kernel_impl.h):
+ * about half the instructions. lo and hi are the clamp minus the zero
+ * point, which is added after rounding (adding an odd zero point before
+ * would move ties). */
+QB_AI __m512i requant_double(const colc *c, __m512i acc, __m512d lo, __m512d hi)
 {
     __m512d d0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(acc));
     __m512d d1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1));
-    d0 = _mm512_min_pd(_mm512_max_pd(_mm512_fmadd_pd(d0, c->dm_lo, zp), lo), hi);
-    d1 = _mm512_min_pd(_mm512_max_pd(_mm512_fmadd_pd(d1, c->dm_hi, zp), lo), hi);
+    d0 = _mm512_min_pd(_mm512_max_pd(_mm512_mul_pd(d0, c->dm_lo), lo), hi);
+    d1 = _mm512_min_pd(_mm512_max_pd(_mm512_mul_pd(d1, c->dm_hi), lo), hi);
     __m256i i0 = _mm512_cvt_roundpd_epi32(d0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256i i1 = _mm512_cvt_roundpd_epi32(d1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     return _mm512_inserti64x4(_mm512_zextsi256_si512(i0), i1, 1);
@@ -90,7 +93,7 @@ typedef struct {
     const int32_t *rowsum;
     char *c;
     int64_t ldc;
-    __m512d zp_d, lo_d, hi_d;
+    __m512d lo_d, hi_d; /* clamp minus the zero point */
     __m512i zp, lo64, hi64;
 } epi;
 
@@ -98,7 +101,7 @@ QB_AI epi epi_of(const qb_qgemm_job *j)
 {
     const qb_requant *rq = j->rq;
     epi e = {rq->type, j->dmult != NULL, j->rowsum, (char *)j->c, j->ldc,
-             _mm512_set1_pd(rq->zp), _mm512_set1_pd(rq->lo), _mm512_set1_pd(rq->hi),
+             _mm512_set1_pd(rq->lo - rq->zp), _mm512_set1_pd(rq->hi - rq->zp),
              _mm512_set1_epi32(rq->zp), _mm512_set1_epi64(rq->lo - rq->zp), _mm512_set1_epi64(rq->hi - rq->zp)};
     return e;
 }
@@ -113,17 +116,16 @@ QB_AI void store_vec(const epi *e, const colc *c, __m512i acc, int64_t m, int64_
     switch (e->type) {
     case QB_OUT_S32: _mm512_mask_storeu_epi32((int32_t *)e->c + idx, c->km, acc); return;
     case QB_OUT_F32:
-        _mm512_mask_storeu_ps((float *)e->c + idx, c->km, _mm512_mul_ps(_mm512_cvtepi32_ps(acc), c->fscale));
+        _mm512_mask_storeu_ps((float *)e->c + idx, c->km, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), c->fscale, c->fbias));
         return;
     default: break;
     }
     __m512i r;
-    if (e->use_double) {
-        r = requant_double(c, acc, e->zp_d, e->lo_d, e->hi_d);
-    } else {
+    if (e->use_double)
+        r = requant_double(c, acc, e->lo_d, e->hi_d);
+    else
         r = requant_int(c, acc, e->lo64, e->hi64);
-        r = _mm512_add_epi32(r, e->zp);
-    }
+    r = _mm512_add_epi32(r, e->zp);
     _mm512_mask_cvtepi32_storeu_epi8((int8_t *)e->c + idx, c->km, r);
 }
 
