@@ -312,11 +312,17 @@ typedef struct {
     qb_status tstatus[64];
 } eval_ctx;
 
+/* Fake-quantizes this thread's share of c->x in place; with
+ * measure_inputs, also sums the signal and the error it made. */
 static void fake_quant_task(void *ctx, int tid, int nt)
 {
     eval_ctx *c = ctx;
     int64_t b, e;
     qb_split_range(c->n, tid, nt, &b, &e);
+    if (!c->q->measure_inputs) {
+        c->tstatus[tid] = qb_fake_quantize(c->p, c->x + b, e - b, c->x + b);
+        return;
+    }
     memcpy(c->orig + b, c->x + b, (size_t)(e - b) * sizeof(float));
     c->tstatus[tid] = qb_fake_quantize(c->p, c->orig + b, e - b, c->x + b);
     double s = 0, z = 0;
@@ -334,7 +340,7 @@ static void quantize_input(void *ctx, int layer, float *x, int batch)
     eval_ctx *c = ctx;
     if (c->status != QB_OK || c->q->abits[layer] == QB_FLOAT_BITS) return;
     int64_t n = (int64_t)batch * qb_layer_in_numel(&c->q->model.layers[layer]);
-    if (n > c->orig_cap) {
+    if (c->q->measure_inputs && n > c->orig_cap) {
         free(c->orig);
         c->orig = qb_malloc((size_t)n, sizeof(float));
         c->orig_cap = c->orig ? n : 0;
@@ -346,8 +352,10 @@ static void quantize_input(void *ctx, int layer, float *x, int batch)
     c->p = &c->q->aq[layer];
     c->x = x;
     c->n = n;
-    int nt = c->ev->pool && n > 65536 ? qb_pool_size(c->ev->pool) : 1;
+    int nt = c->ev->pool && n >= 8192 ? qb_pool_size(c->ev->pool) : 1;
     if (nt > 64) nt = 64;
+    memset(c->signal, 0, sizeof c->signal);
+    memset(c->noise, 0, sizeof c->noise);
     if (nt > 1)
         qb_pool_run(c->ev->pool, fake_quant_task, c);
     else
@@ -491,6 +499,7 @@ qb_status qb_qeval_layers(const qb_qeval *ev, const qb_qeval_config *c, qb_layer
         qb_qmodel q;
         qb_qeval_result r;
         if ((s = qb_qeval_quantize(ev, &one, &q)) != QB_OK) break;
+        q.measure_inputs = 1;
         if ((s = qb_qeval_evaluate(ev, &q, &r)) != QB_OK) {
             qb_qmodel_free(&q);
             break;

@@ -76,6 +76,8 @@ typedef struct {
     qb_qparams *wq, *aq;  /* per layer; .scale == NULL where not quantized */
     uint64_t size_bytes;  /* weights (codes + parameters), biases as float32,
                            * activation parameters */
+    int measure_inputs;   /* evaluation also sums each quantized input's signal
+                           * and noise (act_signal, act_noise); costs a pass */
 } qb_qmodel;
 
 qb_status qb_qeval_quantize(const qb_qeval *ev, const qb_qeval_config *c, qb_qmodel *out);
@@ -94,7 +96,8 @@ typedef struct {
     uint8_t *correct;               /* n bits, bit i = image i right, little-endian
                                      * (docs/csv-schema.md outcomes.csv); malloc'ed */
     /* per layer (folded index), for conv/dense layers whose input was
-     * quantized: sums over the test set of x^2 and (fq(x) - x)^2 */
+     * quantized, when q->measure_inputs: sums over the test set of x^2 and
+     * (fq(x) - x)^2 (zero otherwise) */
     double *act_signal, *act_noise;
     int n_layers;
 } qb_qeval_result;
