@@ -382,6 +382,18 @@ static void test_fold_bn_fusion_and_hooks(void **state)
     assert_memory_equal(c, d, sizeof c);
     qb_model_free(&m);
     qb_model_free(&folded);
+
+    /* a conv whose output another layer also reads keeps its BN */
+    assert_int_equal(qb_model_begin(&m, "shared", 2, 5, 5, 3), QB_OK);
+    int conv = qb_model_conv(&m, "c", QB_MODEL_INPUT, 2, 3, 1, 1, 0);
+    int sum = qb_model_add(&m, "add", qb_model_bn(&m, "b", conv), conv);
+    qb_model_dense(&m, "fc", qb_model_flatten(&m, "f", sum), 3, 1);
+    assert_int_equal(qb_model_finish(&m), QB_OK);
+    assert_int_equal(qb_model_fold_bn(&m, &folded), QB_OK);
+    assert_int_equal(folded.n_layers, m.n_layers);
+    assert_int_not_equal(qb_model_find_layer(&folded, "b"), -1);
+    qb_model_free(&m);
+    qb_model_free(&folded);
 }
 
 /* TRAIN-mode forward with BN replaced by running stats is INFER: check that

@@ -211,6 +211,26 @@ static void test_cli_eval_and_inspect(void **state)
     free(out);
 }
 
+/* The benchmark runs on any model file (here the MLP: dense GEMMs only) and
+ * names both libraries and the ratio. */
+static void test_cli_bench_fp32(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(qb_test_run_qbench(&out, "bench-fp32 --model %s --batch 8 --seconds 0.05",
+                                        model_path), 0);
+    assert_non_null(strstr(out, "oneDNN"));
+    assert_non_null(strstr(out, "OpenBLAS"));
+    assert_non_null(strstr(out, "engine / GEMM-alone"));
+    assert_non_null(strstr(out, "training time per model"));
+    free(out);
+    assert_int_equal(qb_test_run_qbench(&out, "bench-fp32 --model %s --batch 0", model_path), 2);
+    assert_non_null(strstr(out, "--batch"));
+    free(out);
+    assert_int_equal(qb_test_run_qbench(&out, "bench-fp32 --model %s/none.safetensors", dir), 2);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_layer_analysis),
         cmocka_unit_test(test_bad_configs_and_shapes),
         cmocka_unit_test(test_cli_eval_and_inspect),
+        cmocka_unit_test(test_cli_bench_fp32),
     };
     qb_test_apply_filter();
     return cmocka_run_group_tests_name("qeval", tests, setup, teardown);
