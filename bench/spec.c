@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "args.h"
+#include "backend.h"
 #include "vocab.h"
 
 typedef enum { K_LIST, K_INT, K_DOUBLE } key_kind;
@@ -378,13 +379,17 @@ static qb_status check_abits(const char *what, const char *v)
     return st != QB_OK ? st : qb_vocab_check_abits(what, (int)b);
 }
 
+/* "auto", or a kernel backend this CPU can run (workloads/kernels/backend.h). */
 static qb_status check_backend(const char *what, const char *v)
 {
-    for (const char *p = v; *p; p++)
-        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-' && *p != '+' &&
-            *p != '_')
-            return qb_error(QB_ERR_ARG, "%s: backend '%s': names use lowercase letters, digits, "
-                            "'-' and '+' (auto, ref, avx2, avx512-vnni...)", what, v);
+    if (strcmp(v, "auto") == 0) return QB_OK;
+    const qb_backend *b = qb_backend_find(v);
+    if (!b)
+        return qb_error(QB_ERR_ARG, "%s: unknown backend '%s' (auto, %s)", what, v, qb_backend_names());
+    const char *missing = qb_backend_missing_isa(b);
+    if (missing)
+        return qb_error(QB_ERR_ARG, "%s: backend '%s' needs %s, which this CPU (or OS) does not offer; "
+                        "use auto or one of: %s", what, v, missing, qb_backend_names());
     return QB_OK;
 }
 

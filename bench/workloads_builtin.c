@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "archs.h"
+#include "backend.h"
 #include "dataset.h"
 #include "exec.h"
 #include "gemm.h"
@@ -262,6 +263,14 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static const char *blas_name(void) { return qb_gemm_describe(qb_gemm_current()); }
 
+/* The integer backend cells with backend = auto get ($QBENCH_BACKEND or the best). */
+static const char *int_backend(void)
+{
+    const qb_backend *b = NULL;
+    if (qb_backend_select(NULL, &b) != QB_OK || !b) return "";
+    return b->name;
+}
+
 static void build_set(void)
 {
     int n = qb_n_archs < MAX_MODELS ? qb_n_archs : MAX_MODELS;
@@ -272,7 +281,7 @@ static void build_set(void)
                                    .backend_name = backend_name, .release = release, .preload = preload};
         items[i] = &entries[i];
     }
-    set = (qb_workload_set){items, n, blas_name, NULL};
+    set = (qb_workload_set){items, n, blas_name, int_backend};
 }
 
 const qb_workload_set *qb_builtin_workloads(void)

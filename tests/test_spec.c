@@ -128,6 +128,7 @@ static void test_errors_name_file_and_line(void **state)
     expect_error("[grid]\nmodels = matmul\ncalib = percentile:101\n", "bad.ini:3", "P must be a number with 50 < P <= 100");
     expect_error("[grid]\nmodels = matmul\nscenarios = latency, bulk\n", "bad.ini:3", "unknown scenario 'bulk'");
     expect_error("[grid]\nmodels = matmul\nschemes = fp32\n", "fp32 is the baseline", NULL);
+    expect_error("[grid]\nmodels = matmul\nbackend = auto, cuda\n", "bad.ini:3: backend", "unknown backend 'cuda' (auto, ");
     expect_error("[grid]\nmodels = matmul\n[counters]\nevents = a, none\n", "bad.ini:4", "'none' must be the only item");
 }
 
