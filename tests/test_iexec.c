@@ -1,0 +1,344 @@
+/* The integer executor against the simulated (fake-quantized) evaluation,
+ * on the three built-in architectures and several schemes:
+ *   - rounding audit: every conv/dense layer's output, recomputed in double
+ *     precision from the very codes the executor fed it as the simulation
+ *     would (dequantize, multiply, add the bias, quantize for the reader),
+ *     differs from the executor's by at most one code unit, and rarely;
+ *   - predictions on Fashion-MNIST test images equal the simulation's
+ *     except for a few images, each a near tie in the simulation's own
+ *     logits (top-2 margin under 1% of their range), where such one-unit
+ *     steps can tip the balance;
+ *   - bad configurations fail with a message naming the layer. */
+#include "qb_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archs.h"
+#include "dataset.h"
+#include "exec.h"
+#include "iexec.h"
+#include "modelfile.h"
+#include "qeval.h"
+#include "rng.h"
+#include "train.h"
+
+static char *dir;
+static qb_fmnist data, small; /* small: the first test images only */
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = qb_test_tmpdir();
+    if (qb_fmnist_load(qb_dataset_dir(NULL), &data) != QB_OK) return -1;
+    small = data;
+    small.test = qb_images_head(&data.test, 500);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    qb_fmnist_free(&data);
+    qb_test_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+/* A model file for `arch`: the MLP trained for a moment, the CNNs with
+ * random weights and random batch-norm statistics (so folding matters). */
+static void make_model(const char *arch, char *path, size_t len)
+{
+    snprintf(path, len, "%s/%s.safetensors", dir, arch);
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        fclose(f);
+        return;
+    }
+    if (strcmp(arch, "mlp") == 0) {
+        qb_train_options o = {.arch = "mlp", .recipe = qb_arch_find("mlp")->recipe, .seed = 5, .limit = 2048,
+                              .out_path = path};
+        o.recipe.epochs = 1;
+        o.recipe.batch = 64;
+        qb_train_result r;
+        assert_int_equal(qb_train(&o, &data, &r), QB_OK);
+        return;
+    }
+    qb_model m;
+    assert_int_equal(qb_arch_build(arch, 1, 28, 28, 10, &m), QB_OK);
+    qb_model_init_params(&m, 11);
+    qb_rng r;
+    qb_rng_seed(&r, 12);
+    for (int i = 0; i < m.n_layers; i++) {
+        qb_layer *l = &m.layers[i];
+        if (l->kind != QB_LAYER_BN) continue;
+        for (int c = 0; c < l->c; c++) {
+            ((float *)l->params[QB_P_WEIGHT].value.data)[c] = 0.5f + qb_rng_uniform(&r);
+            ((float *)l->params[QB_P_BIAS].value.data)[c] = 0.2f * qb_rng_normal(&r);
+            ((float *)l->params[QB_P_RUNNING_MEAN].value.data)[c] = 0.2f * qb_rng_normal(&r);
+            ((float *)l->params[QB_P_RUNNING_VAR].value.data)[c] = 0.5f + qb_rng_uniform(&r);
+        }
+    }
+    qb_meta meta = {0};
+    assert_int_equal(qb_model_save(path, &m, &meta, NULL, 0), QB_OK);
+    qb_meta_free(&meta);
+    qb_model_free(&m);
+}
+
+/* ---- the simulation's logits, as qeval computes them ---------------------- */
+
+typedef struct {
+    const qb_qmodel *q;
+    qb_status st;
+} sim_ctx;
+
+static void sim_input(void *ctx, int layer, float *x, int batch)
+{
+    sim_ctx *c = ctx;
+    if (c->q->abits[layer] == QB_FLOAT_BITS) return;
+    int64_t n = (int64_t)batch * qb_layer_in_numel(&c->q->model.layers[layer]);
+    qb_status st = qb_fake_quantize(&c->q->aq[layer], x, n, x);
+    if (st) c->st = st;
+}
+
+static void sim_logits(qb_qmodel *q, const float *x, int n, float *out)
+{
+    qb_exec *e;
+    assert_int_equal(qb_exec_create(&e, &q->model, n, NULL, QB_EXEC_INFER), QB_OK);
+    sim_ctx c = {q, QB_OK};
+    qb_exec_hooks h = {&c, sim_input, NULL, NULL};
+    qb_exec_set_hooks(e, &h);
+    assert_int_equal(qb_exec_forward(e, x, n), QB_OK);
+    assert_int_equal(c.st, QB_OK);
+    memcpy(out, qb_exec_logits(e), (size_t)n * (size_t)q->model.n_classes * sizeof(float));
+    qb_exec_free(e);
+}
+
+static int argmax(const float *z, int k)
+{
+    int b = 0;
+    for (int j = 1; j < k; j++)
+        if (z[j] > z[b]) b = j;
+    return b;
+}
+
+/* ---- rounding audit -------------------------------------------------------- */
+
+typedef struct {
+    int64_t codes, off_by_one; /* requantized outputs compared, and how many differ (by exactly 1) */
+    double max_rel;            /* float outputs: largest |exec - exact| / (|bias| + sum |x w|) */
+} audit;
+
+/* Layer li's output recomputed in double from the executor's input codes. */
+static void audit_layer(const qb_iexec *e, const qb_qmodel *q, int li, int nb, audit *a)
+{
+    const qb_layer *l = &q->model.layers[li];
+    int off;
+    const uint8_t *in = qb_iexec_input_codes(e, li, &off);
+    assert_non_null(in);
+    qb_block ab = qb_qparams_block(&q->aq[li], 0);
+    const float *w = l->params[QB_P_WEIGHT].value.data, *bias = l->params[QB_P_BIAS].value.data;
+    int64_t out_numel = qb_layer_out_numel(l), n = (int64_t)nb * out_numel;
+    double *y = malloc((size_t)n * sizeof(double)), *mag = malloc((size_t)n * sizeof(double));
+    for (int b = 0; b < nb; b++)
+        for (int oy = 0; oy < l->h; oy++)
+            for (int ox = 0; ox < l->w; ox++)
+                for (int oc = 0; oc < l->c; oc++) {
+                    double s = bias ? bias[oc] : 0, sm = fabs(s);
+                    if (l->kind == QB_LAYER_DENSE) {
+                        int64_t k = qb_layer_in_numel(l);
+                        for (int64_t i = 0; i < k; i++) {
+                            /* executor codes are NHWC; the weights' columns are (c, h, w) */
+                            int64_t src = i;
+                            int fin = l->inputs[0];
+                            if (fin >= 0 && q->model.layers[fin].kind == QB_LAYER_FLATTEN) {
+                                const qb_layer *f = &q->model.layers[fin];
+                                int hw = f->in_h * f->in_w, ch = (int)(i / hw), p = (int)(i % hw);
+                                src = (int64_t)p * f->in_c + ch;
+                            }
+                            double xv = ((int)in[b * k + src] - off - ab.zero_point) * (double)ab.scale;
+                            s += xv * w[oc * k + i];
+                            sm += fabs(xv * w[oc * k + i]);
+                        }
+                    } else {
+                        for (int ic = 0; ic < l->in_c; ic++)
+                            for (int ky = 0; ky < l->kh; ky++)
+                                for (int kx = 0; kx < l->kw; kx++) {
+                                    int iy = oy * l->stride - l->pad + ky, ix = ox * l->stride - l->pad + kx;
+                                    double xv = 0; /* padding is 0.0 (the zero point's code) */
+                                    if (iy >= 0 && iy < l->in_h && ix >= 0 && ix < l->in_w)
+                                        xv = ((int)in[((b * l->in_h + iy) * l->in_w + ix) * l->in_c + ic] - off -
+                                              ab.zero_point) * (double)ab.scale;
+                                    s += xv * w[((oc * l->in_c + ic) * l->kh + ky) * l->kw + kx];
+                                    sm += fabs(xv * w[((oc * l->in_c + ic) * l->kh + ky) * l->kw + kx]);
+                                }
+                    }
+                    y[((b * l->h + oy) * l->w + ox) * l->c + oc] = s;
+                    mag[((b * l->h + oy) * l->w + ox) * l->c + oc] = sm;
+                }
+    const float *fy;
+    const uint8_t *codes;
+    int consumer, coff;
+    qb_iexec_layer_output(e, li, &fy, &codes, &consumer, &coff);
+    if (fy) {
+        for (int64_t i = 0; i < n; i++) {
+            double rel = fabs(fy[i] - y[i]) / (mag[i] + 1e-30);
+            if (rel > a->max_rel) a->max_rel = rel;
+        }
+    } else {
+        assert_non_null(codes);
+        /* the simulation: quantize (ReLU'd, when the executor folded a ReLU) for the reader */
+        const qb_qparams *p = &q->aq[consumer];
+        qb_dtype dt = qb_scheme_code_dtype(p->scheme, p->bits);
+        float *yf = malloc((size_t)n * sizeof(float));
+        int8_t *ref = malloc((size_t)n);
+        for (int64_t i = 0; i < n; i++)
+            yf[i] = qb_iexec_relu_fused(e, li) && y[i] < 0 ? 0.0f : (float)y[i];
+        assert_int_equal(qb_quantize_to(p, yf, n, dt, ref), QB_OK);
+        for (int64_t i = 0; i < n; i++) {
+            int want = dt == QB_I8 ? ref[i] + 128 : (uint8_t)ref[i], got = codes[i];
+            if (abs(got - want) > 1)
+                fail_msg("layer %s output %lld: code %d, the simulation's rounding gives %d", l->name, (long long)i,
+                         got - coff, want - coff);
+            a->off_by_one += got != want;
+        }
+        a->codes += n;
+        free(yf);
+        free(ref);
+    }
+    free(y);
+    free(mag);
+}
+
+/* ---- one architecture x config ------------------------------------------- */
+
+static void check(const char *arch, const char *scheme, int wbits, int abits, const char *gran,
+                  const char *ascheme, int n_images)
+{
+    char path[512];
+    make_model(arch, path, sizeof path);
+    qb_fmnist d = small;
+    d.test = qb_images_head(&data.test, n_images);
+    qb_qeval *ev;
+    assert_int_equal(qb_qeval_open(&ev, path, &d, NULL), QB_OK);
+    qb_qeval_config c;
+    assert_int_equal(qb_qeval_config_parse(&c, scheme, wbits, abits, gran, "minmax", ascheme), QB_OK);
+    qb_qmodel q;
+    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
+    qb_iexec *e;
+    assert_int_equal(qb_iexec_create(&e, &q, NULL, 64, NULL), QB_OK);
+
+    /* rounding audit on a few images */
+    int nb = qb_iexec_sub_batch(e) < 3 ? qb_iexec_sub_batch(e) : 3;
+    int64_t img = (int64_t)d.test.c * d.test.h * d.test.w;
+    float *x = malloc((size_t)(64 * img) * sizeof(float));
+    qb_images_batch(&d.test, NULL, nb, x, NULL);
+    assert_int_equal(qb_iexec_forward(e, x, nb), QB_OK);
+    audit a = {0};
+    for (int li = 0; li < q.model.n_layers; li++)
+        if (qb_layer_has_weights(&q.model.layers[li])) audit_layer(e, &q, li, nb, &a);
+    assert_true(a.max_rel < 1e-6); /* float rounding: a few units of 2^-24 */
+    /* the bias rounded to the accumulator's unit (s_x s_w) moves a value by
+     * up to half that unit: with coarse ternary scales about 1% of codes */
+    assert_true(a.off_by_one * 100 <= 3 * a.codes + 100);
+
+    /* predictions on the test images, 64 at a time */
+    int k = q.model.n_classes, differ = 0;
+    float *zs = malloc((size_t)(64 * k) * sizeof(float));
+    int *labels = malloc(64 * sizeof(int));
+    for (int b0 = 0; b0 < d.test.n; b0 += 64) {
+        int n = d.test.n - b0 < 64 ? d.test.n - b0 : 64;
+        int idx[64];
+        for (int i = 0; i < n; i++) idx[i] = b0 + i;
+        qb_images_batch(&d.test, idx, n, x, labels);
+        assert_int_equal(qb_iexec_forward(e, x, n), QB_OK);
+        sim_logits(&q, x, n, zs);
+        for (int i = 0; i < n; i++) {
+            const float *zi = qb_iexec_logits(e) + i * k, *zq = zs + i * k;
+            if (argmax(zi, k) == argmax(zq, k)) continue;
+            differ++;
+            /* a different top-1 must be a near tie in the simulation's own logits */
+            float mx = zq[0], mn = zq[0];
+            for (int j = 1; j < k; j++) mx = zq[j] > mx ? zq[j] : mx, mn = zq[j] < mn ? zq[j] : mn;
+            double margin = zq[argmax(zq, k)] - zq[argmax(zi, k)];
+            print_message("    image %d: top-1 %d (executor) vs %d (simulation), simulation margin %.3g of range %.3g\n",
+                          b0 + i, argmax(zi, k), argmax(zq, k), margin, (double)(mx - mn));
+            assert_true(margin <= 0.01 * (mx - mn));
+        }
+    }
+    print_message("  %-6s %s w%d a%d %s: %d of %d predictions differ from the simulation; %lld of %lld "
+                  "requantized codes off by one, float outputs within %.1e\n",
+                  arch, scheme, wbits, abits, gran, differ, d.test.n, (long long)a.off_by_one, (long long)a.codes,
+                  a.max_rel);
+    assert_true(differ * 50 <= d.test.n); /* at most 2%, all near ties */
+    free(x), free(zs), free(labels);
+    qb_iexec_free(e);
+    qb_qmodel_free(&q);
+    qb_qeval_close(ev);
+}
+
+static void test_mlp(void **state)
+{
+    (void)state;
+    check("mlp", "uniform-sym", 8, 8, "channel", NULL, 500);
+    check("mlp", "uniform-asym", 8, 8, "tensor", NULL, 500);
+    check("mlp", "uniform-sym", 4, 8, "channel", "uniform-sym", 500);
+    check("mlp", "ternary", 2, 8, "channel", NULL, 500);
+    check("mlp", "binary", 1, 8, "tensor", NULL, 500);
+}
+
+static void test_lenet(void **state)
+{
+    (void)state;
+    check("lenet", "uniform-sym", 8, 8, "channel", NULL, 128);
+    check("lenet", "uniform-asym", 4, 6, "channel", NULL, 128);
+}
+
+static void test_resnet(void **state)
+{
+    (void)state;
+    check("resnet", "uniform-sym", 8, 8, "channel", NULL, 128);
+    check("resnet", "ternary", 2, 8, "channel", NULL, 64);
+}
+
+static void test_unsupported_configs(void **state)
+{
+    (void)state;
+    char path[512];
+    make_model("mlp", path, sizeof path);
+    qb_qeval *ev;
+    assert_int_equal(qb_qeval_open(&ev, path, &small, NULL), QB_OK);
+    qb_qeval_config c;
+    qb_qmodel q;
+    qb_iexec *e;
+    assert_int_equal(qb_qeval_config_parse(&c, "uniform-sym", 4, 8, "group:16", "minmax", NULL), QB_OK);
+    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
+    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
+    assert_non_null(strstr(qb_last_error(), "fc1"));
+    assert_non_null(strstr(qb_last_error(), "group"));
+    qb_qmodel_free(&q);
+    assert_int_equal(qb_qeval_config_parse(&c, "kmeans", 4, 8, "channel", "minmax", NULL), QB_OK);
+    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
+    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
+    assert_non_null(strstr(qb_last_error(), "kmeans"));
+    qb_qmodel_free(&q);
+    assert_int_equal(qb_qeval_config_parse(&c, "uniform-sym", 32, 32, "channel", "minmax", NULL), QB_OK);
+    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
+    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
+    qb_qmodel_free(&q);
+    qb_qeval_close(ev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mlp),
+        cmocka_unit_test(test_lenet),
+        cmocka_unit_test(test_resnet),
+        cmocka_unit_test(test_unsupported_configs),
+    };
+    qb_test_apply_filter();
+    return cmocka_run_group_tests_name("iexec", tests, setup, teardown);
+}

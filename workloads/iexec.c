@@ -1,0 +1,685 @@
+/* The integer executor (see iexec.h). At creation every tensor of the
+ * folded graph gets the representations its readers need: float (NHWC)
+ * for adds, average pooling and logits, and uint8 codes under a reader's
+ * activation parameters for conv/dense layers; the needs flow backwards
+ * through ReLU, max pooling and flatten, which work on codes as well as on
+ * floats. Then each layer is bound to the cheapest way to produce them. */
+#include "iexec.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qkernels.h"
+#include "quant.h"
+
+#define MAX_FORMS 4        /* distinct code forms of one tensor */
+#define SUB_BATCH_BYTES (1 << 20) /* activations of one pass, roughly an L2 */
+
+/* Codes of a tensor under one reader's activation parameters, stored as
+ * uint8 (signed codes + 128). */
+typedef struct {
+    int consumer;          /* the conv/dense layer whose parameters these are */
+    const qb_qparams *p;
+    qb_dtype dtype;        /* the scheme's code type (uint8 or int8) */
+    float scale;
+    int32_t zp, lo, hi;    /* in stored units */
+    int offset;            /* 128 for signed codes */
+    uint8_t *buf;          /* sub x numel */
+} qform;
+
+typedef struct {
+    int64_t numel;         /* per image */
+    int c, h, w;
+    int need_f;
+    float *f;              /* sub x numel, NHWC */
+    int nq;
+    qform q[MAX_FORMS];
+    int alias;             /* buffers belong to another value (flatten, fused ReLU) */
+} value;
+
+/* A conv or dense layer bound to the kernels. */
+typedef struct {
+    qb_qweights w;
+    qb_conv_shape cs;      /* conv (batch set per pass) */
+    int in_form;           /* which code form of its input it reads */
+    float *fscale, *fbias; /* float output: y = acc * fscale + fbias */
+    int32_t *mult, *rshift, *ibias;
+    qb_requant rq;
+} wlayer;
+
+struct qb_iexec {
+    qb_model model;        /* copy of the folded graph (weights not needed after create) */
+    const qb_backend *be;
+    qb_pool *pool;
+    int max_batch, sub;
+    value *vals;           /* n_layers + 1: vals[0] is the input, vals[l + 1] layer l */
+    wlayer *wl;            /* per layer (used for conv/dense) */
+    int *fused;            /* per layer: 1 for a ReLU folded into its producer's clamp */
+    float *logits;         /* max_batch x n_classes */
+    float *in_nhwc;        /* sub x input numel (multi-channel inputs) */
+    qb_scratch scratch;
+};
+
+static value *val(const qb_iexec *e, int layer) { return &e->vals[layer + 1]; }
+
+/* ---- parameters ---------------------------------------------------------- */
+
+static int is_weighted(const qb_layer *l) { return l->kind == QB_LAYER_CONV || l->kind == QB_LAYER_DENSE; }
+
+static qb_status act_form(const qb_qmodel *q, int layer, qform *f)
+{
+    const qb_layer *l = &q->model.layers[layer];
+    const qb_qparams *p = &q->aq[layer];
+    if (q->abits[layer] == QB_FLOAT_BITS || !p->scale)
+        return qb_error(QB_ERR_UNSUPPORTED, "layer %s: its input is not quantized; the integer executor "
+                        "needs every conv/dense layer at 2..8 bits", l->name);
+    if (!p->scheme->affine || p->bits > 8 || p->gran.kind != QB_GRAN_TENSOR)
+        return qb_error(QB_ERR_UNSUPPORTED, "layer %s: inputs in %s at %d bits; the integer executor takes "
+                        "uniform-asym or uniform-sym activations of 2..8 bits per tensor", l->name,
+                        p->scheme->name, p->bits);
+    qb_block b = qb_qparams_block(p, 0);
+    memset(f, 0, sizeof *f);
+    f->consumer = layer;
+    f->p = p;
+    f->dtype = qb_scheme_code_dtype(p->scheme, p->bits);
+    f->offset = f->dtype == QB_I8 ? 128 : 0;
+    f->scale = b.scale;
+    f->zp = b.zero_point + f->offset;
+    f->lo = b.qmin + f->offset;
+    f->hi = b.qmax + f->offset;
+    return QB_OK;
+}
+
+static int same_form(const qform *a, const qform *b)
+{
+    return a->scale == b->scale && a->zp == b->zp && a->lo == b->lo && a->hi == b->hi && a->offset == b->offset &&
+           a->dtype == b->dtype;
+}
+
+/* Adds form f to v (or finds an identical one); returns its index or -1. */
+static int add_form(value *v, const qform *f)
+{
+    for (int i = 0; i < v->nq; i++)
+        if (same_form(&v->q[i], f)) return i;
+    if (v->nq == MAX_FORMS) return -1;
+    v->q[v->nq] = *f;
+    return v->nq++;
+}
+
+static int find_form(const value *v, const qform *f)
+{
+    for (int i = 0; i < v->nq; i++)
+        if (same_form(&v->q[i], f)) return i;
+    return -1;
+}
+
+/* ---- weights --------------------------------------------------------------- */
+
+/* Column order of a dense layer's input when it reads a flattened NHWC
+ * tensor of (c, h, w): weight column (ch, y, x) moves to (y, x, ch). */
+static void nhwc_columns(int8_t *codes, int64_t rows, int c, int hw, int8_t *tmp)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        int8_t *row = codes + r * (int64_t)c * hw;
+        for (int ch = 0; ch < c; ch++)
+            for (int p = 0; p < hw; p++) tmp[p * c + ch] = row[ch * hw + p];
+        memcpy(row, tmp, (size_t)c * hw);
+    }
+}
+
+/* The (c, h, w) a dense layer's flatten input had, if it came through one. */
+static int flattened_from(const qb_model *m, const qb_layer *l, int *c, int *hw)
+{
+    int in = l->inputs[0];
+    if (in < 0 || m->layers[in].kind != QB_LAYER_FLATTEN) return 0;
+    const qb_layer *f = &m->layers[in];
+    *c = f->in_c;
+    *hw = f->in_h * f->in_w;
+    return *c > 1 && *hw > 1;
+}
+
+static qb_status pack_weights(const qb_qmodel *q, int li, const qform *in, wlayer *w)
+{
+    const qb_layer *l = &q->model.layers[li];
+    const qb_qparams *p = &q->wq[li];
+    if (q->wbits[li] == QB_FLOAT_BITS || !p->scale)
+        return qb_error(QB_ERR_UNSUPPORTED, "layer %s: float weights; the integer executor needs every conv/dense "
+                        "layer quantized", l->name);
+    int ternary = p->scheme->id == QB_SCHEME_TERNARY || p->scheme->id == QB_SCHEME_BINARY;
+    if (!(p->scheme->affine && p->bits <= 8) && !ternary)
+        return qb_error(QB_ERR_UNSUPPORTED, "layer %s: %s weights at %d bits; the integer executor takes "
+                        "uniform-sym/uniform-asym (2..8 bits), ternary or binary", l->name, p->scheme->name,
+                        p->bits);
+    if (p->gran.kind == QB_GRAN_GROUP || (p->gran.kind == QB_GRAN_CHANNEL && p->gran.axis != 0))
+        return qb_error(QB_ERR_UNSUPPORTED, "layer %s: weight scales per group; the integer executor takes per "
+                        "tensor or per output channel", l->name);
+    const qb_tensor *wt = &l->params[QB_P_WEIGHT].value;
+    int64_t n = wt->shape[0], numel = qb_tensor_numel(wt), k = numel / n;
+    qb_dtype dt = qb_scheme_code_dtype(p->scheme, p->bits);
+    int8_t *codes = qb_malloc((size_t)numel, 1), *tmp = qb_malloc((size_t)k, 1);
+    int32_t *zp = qb_calloc((size_t)n, sizeof(int32_t));
+    w->fscale = qb_malloc((size_t)n, sizeof(float));
+    w->fbias = qb_malloc((size_t)n, sizeof(float));
+    w->mult = qb_malloc((size_t)n, sizeof(int32_t));
+    w->rshift = qb_malloc((size_t)n, sizeof(int32_t));
+    w->ibias = qb_malloc((size_t)n, sizeof(int32_t));
+    qb_status st = QB_ERR_NOMEM;
+    if (!codes || !tmp || !zp || !w->fscale || !w->fbias || !w->mult || !w->rshift || !w->ibias) goto done;
+    /* the fake-quantized weights quantize back to their codes */
+    if ((st = qb_quantize_to(p, wt->data, numel, dt, codes))) goto done;
+    const float *bias = l->params[QB_P_BIAS].value.data;
+    for (int64_t i = 0; i < n; i++) {
+        qb_block b = qb_qparams_block(p, p->gran.kind == QB_GRAN_CHANNEL ? i : 0);
+        zp[i] = p->zero_point ? b.zero_point : 0;
+        w->fscale[i] = in->scale * b.scale; /* the float path's unit of one accumulator step */
+        w->fbias[i] = bias ? bias[i] : 0.0f;
+    }
+    int c, hw;
+    if (l->kind == QB_LAYER_DENSE && flattened_from(&q->model, l, &c, &hw)) nhwc_columns(codes, n, c, hw, tmp);
+    if (l->kind == QB_LAYER_CONV) {
+        w->cs = (qb_conv_shape){.batch = 1, .in_h = l->in_h, .in_w = l->in_w, .in_c = l->in_c, .out_c = l->c,
+                                .k_h = l->kh, .k_w = l->kw, .stride_h = l->stride, .stride_w = l->stride,
+                                .dil_h = 1, .dil_w = 1, .pad_top = l->pad, .pad_left = l->pad,
+                                .pad_bottom = l->pad, .pad_right = l->pad};
+        if ((st = qb_conv_shape_init(&w->cs))) goto done;
+        st = ternary ? qb_qweights_pack_ternary_conv(&w->w, n, l->in_c, l->kh, l->kw, codes)
+                     : qb_qweights_pack_conv(&w->w, n, l->in_c, l->kh, l->kw, codes, dt == QB_U8, zp);
+    } else {
+        st = ternary ? qb_qweights_pack_ternary(&w->w, n, k, codes, k, 1)
+             : dt == QB_U8 ? qb_qweights_pack_u8(&w->w, n, k, (const uint8_t *)codes, k, 1, zp)
+                           : qb_qweights_pack_s8(&w->w, n, k, codes, k, 1, zp);
+    }
+done:
+    if (st) qb_error_context(st, "packing the weights of %s", l->name);
+    free(codes);
+    free(tmp);
+    free(zp);
+    return st;
+}
+
+/* Requantization of layer li's sums into form `out` (codes for its reader). */
+static qb_status bind_requant(const qb_qmodel *q, int li, wlayer *w, const qform *out, int relu)
+{
+    int64_t n = w->w.n;
+    for (int64_t i = 0; i < n; i++) {
+        double unit = w->fscale[i]; /* s_x * s_w */
+        double real = unit / out->scale;
+        if (!(real > 0) || !isfinite(real) || real < 0x1p-40) {
+            w->mult[i] = 0;
+            w->rshift[i] = 1;
+        } else {
+            qb_status st = qb_requant_multiplier(real, &w->mult[i], &w->rshift[i]);
+            if (st) return qb_error_context(st, "layer %s", q->model.layers[li].name);
+        }
+        double b = unit > 0 ? nearbyint(w->fbias[i] / unit) : 0;
+        w->ibias[i] = (int32_t)(b > 2147483647.0 ? 2147483647.0 : b < -2147483648.0 ? -2147483648.0 : b);
+    }
+    int32_t lo = relu && out->zp > out->lo ? out->zp : out->lo;
+    w->rq = (qb_requant){QB_OUT_U8, w->ibias, w->mult, w->rshift, out->zp, lo, out->hi, NULL, NULL};
+    return QB_OK;
+}
+
+/* ---- creation -------------------------------------------------------------- */
+
+static int n_readers(const qb_model *m, int layer)
+{
+    int n = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        for (int k = 0; k < m->layers[i].n_inputs; k++) n += m->layers[i].inputs[k] == layer;
+    return n;
+}
+
+/* Works out what each tensor must provide (see the file comment). */
+static qb_status plan_needs(qb_iexec *e, const qb_qmodel *q)
+{
+    const qb_model *m = &e->model;
+    val(e, m->n_layers - 1)->need_f = 1; /* logits */
+    for (int li = m->n_layers - 1; li >= 0; li--) {
+        const qb_layer *l = &m->layers[li];
+        value *out = val(e, li);
+        if (l->kind == QB_LAYER_ADD || l->kind == QB_LAYER_GAP) out->need_f = 1; /* they compute in floats */
+        for (int k = 0; k < l->n_inputs; k++) {
+            value *in = val(e, l->inputs[k]);
+            switch (l->kind) {
+            case QB_LAYER_CONV:
+            case QB_LAYER_DENSE: {
+                qform f;
+                qb_status st = act_form(q, li, &f);
+                if (st) return st;
+                if (add_form(in, &f) < 0) goto too_many;
+                break;
+            }
+            case QB_LAYER_RELU:
+            case QB_LAYER_MAXPOOL:
+            case QB_LAYER_FLATTEN:
+                in->need_f |= out->need_f;
+                for (int j = 0; j < out->nq; j++)
+                    if (add_form(in, &out->q[j]) < 0) goto too_many;
+                break;
+            case QB_LAYER_ADD:
+            case QB_LAYER_GAP: in->need_f = 1; break;
+            default:
+                return qb_error(QB_ERR_UNSUPPORTED, "layer %s: %s layers are not run by the integer executor "
+                                "(fold batch norms first)", l->name, qb_layer_kind_name(l->kind));
+            }
+        }
+    }
+    /* a conv/dense output with several code forms and no float: make floats */
+    for (int li = 0; li < m->n_layers; li++)
+        if (is_weighted(&m->layers[li]) && val(e, li)->nq > 1) val(e, li)->need_f = 1;
+    return QB_OK;
+too_many:
+    return qb_error(QB_ERR_UNSUPPORTED, "a tensor is read by conv/dense layers with more than %d different "
+                    "activation parameters", MAX_FORMS);
+}
+
+static qb_status alloc_values(qb_iexec *e)
+{
+    const qb_model *m = &e->model;
+    for (int li = -1; li < m->n_layers; li++) {
+        value *v = val(e, li);
+        const qb_layer *l = li >= 0 ? &m->layers[li] : NULL;
+        v->c = l ? l->c : m->in_c;
+        v->h = l ? l->h : m->in_h;
+        v->w = l ? l->w : m->in_w;
+        v->numel = (int64_t)v->c * v->h * v->w;
+        if (l && (l->kind == QB_LAYER_FLATTEN || e->fused[li])) { /* share the input's buffers */
+            const value *in = val(e, l->inputs[0]);
+            v->alias = 1;
+            v->f = in->f;
+            for (int j = 0; j < v->nq; j++) {
+                int idx = find_form(in, &v->q[j]);
+                if (idx < 0) return qb_error(QB_ERR_INTERNAL, "layer %s: no matching input form", l->name);
+                v->q[j].buf = in->q[idx].buf;
+            }
+            continue;
+        }
+        size_t n = (size_t)e->sub * (size_t)v->numel;
+        if (v->need_f && !(v->f = qb_aligned_alloc(n, sizeof(float)))) return QB_ERR_NOMEM;
+        for (int j = 0; j < v->nq; j++)
+            if (!(v->q[j].buf = qb_aligned_alloc(n, 1))) return QB_ERR_NOMEM;
+    }
+    return QB_OK;
+}
+
+qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *be, int max_batch,
+                          qb_pool *pool)
+{
+    *out = NULL;
+    if (!q || max_batch < 1) return qb_error(QB_ERR_ARG, "integer executor: no model or batch < 1");
+    qb_iexec *e = qb_calloc(1, sizeof *e);
+    if (!e) return QB_ERR_NOMEM;
+    qb_status st = qb_model_clone(&q->model, &e->model);
+    if (st) {
+        free(e);
+        return st;
+    }
+    const qb_model *m = &e->model;
+    e->be = be ? be : qb_backend_best();
+    e->pool = pool;
+    e->max_batch = max_batch;
+    e->vals = qb_calloc((size_t)m->n_layers + 1, sizeof *e->vals);
+    e->wl = qb_calloc((size_t)m->n_layers, sizeof *e->wl);
+    e->fused = qb_calloc((size_t)m->n_layers, sizeof *e->fused);
+    e->logits = qb_malloc((size_t)max_batch * (size_t)m->n_classes, sizeof(float));
+    if (!e->vals || !e->wl || !e->fused || !e->logits) {
+        st = QB_ERR_NOMEM;
+        goto fail;
+    }
+    if ((st = plan_needs(e, q))) goto fail;
+    /* sub-batch: the largest tensor's floats in about an L2 */
+    int64_t widest = m->in_c * m->in_h * m->in_w;
+    for (int li = 0; li < m->n_layers; li++)
+        if (qb_layer_out_numel(&m->layers[li]) > widest) widest = qb_layer_out_numel(&m->layers[li]);
+    e->sub = (int)(SUB_BATCH_BYTES / (widest * 4));
+    e->sub = e->sub < 1 ? 1 : e->sub > max_batch ? max_batch : e->sub;
+    /* ReLUs that only clamp their producer's codes */
+    for (int li = 0; li < m->n_layers; li++) {
+        const qb_layer *l = &m->layers[li];
+        int in = l->inputs[0];
+        if (l->kind == QB_LAYER_RELU && in >= 0 && is_weighted(&m->layers[in]) && n_readers(m, in) == 1 &&
+            !val(e, li)->need_f && val(e, li)->nq == 1)
+            e->fused[li] = 1;
+    }
+    if ((st = alloc_values(e))) goto fail;
+    if (m->in_c > 1 && !(e->in_nhwc = qb_aligned_alloc((size_t)e->sub * (size_t)val(e, -1)->numel, sizeof(float)))) {
+        st = QB_ERR_NOMEM;
+        goto fail;
+    }
+    for (int li = 0; li < m->n_layers && !st; li++) {
+        const qb_layer *l = &m->layers[li];
+        if (!is_weighted(l)) continue;
+        wlayer *w = &e->wl[li];
+        qform f;
+        if ((st = act_form(q, li, &f))) break;
+        w->in_form = find_form(val(e, l->inputs[0]), &f);
+        if ((st = pack_weights(q, li, &f, w))) break;
+        value *o = val(e, li);
+        if (!o->need_f && o->nq == 1) {
+            int relu = 0;
+            for (int r = 0; r < m->n_layers; r++) relu |= e->fused[r] && m->layers[r].inputs[0] == li;
+            st = bind_requant(q, li, w, &o->q[0], relu);
+        } else {
+            w->rq = (qb_requant){QB_OUT_F32, NULL, NULL, NULL, 0, 0, 0, w->fscale, w->fbias};
+        }
+    }
+    if (st) goto fail;
+    /* the float weights are no longer needed */
+    for (int li = 0; li < m->n_layers; li++)
+        for (int p = 0; p < e->model.layers[li].n_params; p++) qb_tensor_free(&e->model.layers[li].params[p].value);
+    *out = e;
+    return QB_OK;
+fail:
+    qb_iexec_free(e);
+    return st;
+}
+
+void qb_iexec_free(qb_iexec *e)
+{
+    if (!e) return;
+    for (int li = -1; e->vals && li < e->model.n_layers; li++) {
+        value *v = val(e, li);
+        if (v->alias) continue;
+        free(v->f);
+        for (int j = 0; j < v->nq; j++) free(v->q[j].buf);
+    }
+    for (int li = 0; e->wl && li < e->model.n_layers; li++) {
+        wlayer *w = &e->wl[li];
+        qb_qweights_free(&w->w);
+        free(w->fscale), free(w->fbias), free(w->mult), free(w->rshift), free(w->ibias);
+    }
+    free(e->vals), free(e->wl), free(e->fused), free(e->logits), free(e->in_nhwc);
+    qb_scratch_free(&e->scratch);
+    qb_model_free(&e->model);
+    free(e);
+}
+
+/* ---- element-wise work, split over the pool ----------------------------- */
+
+typedef struct {
+    qb_status st[64];
+    int64_t n;             /* items (elements or images) */
+    void (*fn)(void *ctx, int64_t b, int64_t e, qb_status *st);
+    void *ctx;
+} par_ctx;
+
+static void par_task(void *p, int tid, int nt)
+{
+    par_ctx *c = p;
+    int64_t b, e;
+    qb_split_range(c->n, tid, nt, &b, &e);
+    c->st[tid % 64] = QB_OK;
+    if (b < e) c->fn(c->ctx, b, e, &c->st[tid % 64]);
+}
+
+static qb_status parallel(qb_iexec *e, int64_t n, int64_t work, void (*fn)(void *, int64_t, int64_t, qb_status *),
+                          void *ctx)
+{
+    par_ctx c = {.n = n, .fn = fn, .ctx = ctx};
+    int nt = e->pool && work > (1 << 16) ? qb_pool_size(e->pool) : 1;
+    if (nt > 1) qb_pool_run(e->pool, par_task, &c);
+    else par_task(&c, 0, 1);
+    for (int t = 0; t < nt && t < 64; t++)
+        if (c.st[t]) return c.st[t];
+    return QB_OK;
+}
+
+typedef struct {
+    const float *x;
+    const qform *f;
+    uint8_t *q;
+} quant_ctx;
+
+static void quant_range(void *p, int64_t b, int64_t e, qb_status *st)
+{
+    quant_ctx *c = p;
+    *st = qb_quantize_to(c->f->p, c->x + b, e - b, c->f->dtype, c->q + b);
+    if (c->f->offset)
+        for (int64_t i = b; i < e; i++) c->q[i] ^= 0x80; /* int8 + 128 */
+}
+
+/* Every code form of v from its floats. */
+static qb_status quantize_forms(qb_iexec *e, value *v, int64_t n, const float *x)
+{
+    for (int j = 0; j < v->nq; j++) {
+        quant_ctx c = {x, &v->q[j], v->q[j].buf};
+        qb_status st = parallel(e, n, n, quant_range, &c);
+        if (st) return st;
+    }
+    return QB_OK;
+}
+
+typedef struct {
+    const float *a, *b;
+    float *y;
+} add_ctx;
+
+static void add_range(void *p, int64_t b, int64_t e, qb_status *st)
+{
+    add_ctx *c = p;
+    for (int64_t i = b; i < e; i++) c->y[i] = c->a[i] + c->b[i];
+    *st = QB_OK;
+}
+
+static void relu_range(void *p, int64_t b, int64_t e, qb_status *st)
+{
+    add_ctx *c = p;
+    for (int64_t i = b; i < e; i++) c->y[i] = c->a[i] > 0 ? c->a[i] : 0.0f;
+    *st = QB_OK;
+}
+
+typedef struct {
+    const uint8_t *a;
+    uint8_t *y;
+    uint8_t zp;
+} relu8_ctx;
+
+static void relu8_range(void *p, int64_t b, int64_t e, qb_status *st)
+{
+    relu8_ctx *c = p;
+    for (int64_t i = b; i < e; i++) c->y[i] = c->a[i] > c->zp ? c->a[i] : c->zp;
+    *st = QB_OK;
+}
+
+/* Max pooling k x k, stride s, no padding, NHWC, floats or codes. */
+typedef struct {
+    const qb_layer *l;
+    const void *x;
+    void *y;
+    int codes;
+} pool_ctx;
+
+static void pool_range(void *p, int64_t b, int64_t e, qb_status *st)
+{
+    pool_ctx *c = p;
+    const qb_layer *l = c->l;
+    int C = l->c, k = l->kh, s = l->stride;
+    for (int64_t img = b; img < e; img++)
+        for (int oy = 0; oy < l->h; oy++)
+            for (int ox = 0; ox < l->w; ox++)
+                for (int ch = 0; ch < C; ch++) {
+                    int64_t o = ((img * l->h + oy) * l->w + ox) * C + ch;
+                    if (c->codes) {
+                        const uint8_t *x = c->x;
+                        uint8_t mx = 0;
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                uint8_t v = x[((img * l->in_h + oy * s + ky) * l->in_w + ox * s + kx) * C + ch];
+                                mx = v > mx ? v : mx;
+                            }
+                        ((uint8_t *)c->y)[o] = mx;
+                    } else {
+                        const float *x = c->x;
+                        float mx = -INFINITY;
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                float v = x[((img * l->in_h + oy * s + ky) * l->in_w + ox * s + kx) * C + ch];
+                                mx = v > mx ? v : mx;
+                            }
+                        ((float *)c->y)[o] = mx;
+                    }
+                }
+    *st = QB_OK;
+}
+
+typedef struct {
+    const qb_layer *l;
+    const float *x;
+    float *y;
+} gap_ctx;
+
+static void gap_range(void *p, int64_t b, int64_t e, qb_status *st)
+{
+    gap_ctx *c = p;
+    int C = c->l->in_c, hw = c->l->in_h * c->l->in_w;
+    for (int64_t img = b; img < e; img++)
+        for (int ch = 0; ch < C; ch++) {
+            float sum = 0;
+            for (int i = 0; i < hw; i++) sum += c->x[(img * hw + i) * C + ch];
+            c->y[img * C + ch] = sum / (float)hw;
+        }
+    *st = QB_OK;
+}
+
+/* ---- forward --------------------------------------------------------------- */
+
+static qb_status run_weighted(qb_iexec *e, int li, int nb)
+{
+    const qb_layer *l = &e->model.layers[li];
+    wlayer *w = &e->wl[li];
+    const value *in = val(e, l->inputs[0]);
+    value *o = val(e, li);
+    const qform *f = &in->q[w->in_form];
+    void *dst = w->rq.type == QB_OUT_F32 ? (void *)o->f : (void *)o->q[0].buf;
+    qb_status st;
+    if (l->kind == QB_LAYER_CONV) {
+        qb_conv_shape cs = w->cs;
+        cs.batch = nb;
+        st = qb_qconv(e->be, e->pool, &cs, f->buf, f->zp, &w->w, &w->rq, dst, &e->scratch);
+    } else {
+        qb_qgemm_args g = {nb, f->buf, in->numel, f->zp, &w->w, &w->rq, dst, l->c, &e->scratch};
+        st = qb_qgemm(e->be, e->pool, &g);
+    }
+    if (st || w->rq.type != QB_OUT_F32) return st;
+    return quantize_forms(e, o, nb * o->numel, o->f);
+}
+
+static qb_status run_layer(qb_iexec *e, int li, int nb)
+{
+    const qb_layer *l = &e->model.layers[li];
+    value *o = val(e, li);
+    const value *in = val(e, l->inputs[0]);
+    int64_t n = nb * o->numel;
+    qb_status st = QB_OK;
+    switch (l->kind) {
+    case QB_LAYER_CONV:
+    case QB_LAYER_DENSE: return run_weighted(e, li, nb);
+    case QB_LAYER_FLATTEN: return QB_OK; /* NHWC data, shared buffers */
+    case QB_LAYER_RELU:
+        if (e->fused[li]) return QB_OK;
+        if (o->need_f) {
+            add_ctx c = {in->f, NULL, o->f};
+            if ((st = parallel(e, n, n, relu_range, &c))) return st;
+        }
+        for (int j = 0; j < o->nq; j++) {
+            relu8_ctx c = {in->q[find_form(in, &o->q[j])].buf, o->q[j].buf, (uint8_t)o->q[j].zp};
+            if ((st = parallel(e, n, n, relu8_range, &c))) return st;
+        }
+        return QB_OK;
+    case QB_LAYER_MAXPOOL: {
+        if (o->need_f) {
+            pool_ctx c = {l, in->f, o->f, 0};
+            if ((st = parallel(e, nb, n * l->kh * l->kh, pool_range, &c))) return st;
+        }
+        for (int j = 0; j < o->nq; j++) {
+            pool_ctx c = {l, in->q[find_form(in, &o->q[j])].buf, o->q[j].buf, 1};
+            if ((st = parallel(e, nb, n * l->kh * l->kh, pool_range, &c))) return st;
+        }
+        return QB_OK;
+    }
+    case QB_LAYER_ADD: {
+        add_ctx c = {in->f, val(e, l->inputs[1])->f, o->f};
+        if ((st = parallel(e, n, n, add_range, &c))) return st;
+        return quantize_forms(e, o, n, o->f);
+    }
+    case QB_LAYER_GAP: {
+        gap_ctx c = {l, in->f, o->f};
+        if ((st = parallel(e, nb, nb * qb_layer_in_numel(l), gap_range, &c))) return st;
+        return quantize_forms(e, o, n, o->f);
+    }
+    default: return qb_error(QB_ERR_INTERNAL, "layer %s: unexpected kind", l->name);
+    }
+}
+
+qb_status qb_iexec_forward(qb_iexec *e, const float *x, int batch)
+{
+    if (batch < 1 || batch > e->max_batch)
+        return qb_error(QB_ERR_ARG, "integer executor: batch %d is outside 1..%d", batch, e->max_batch);
+    const qb_model *m = &e->model;
+    value *in = val(e, -1);
+    int hw = m->in_h * m->in_w, k = m->n_classes;
+    for (int b0 = 0; b0 < batch; b0 += e->sub) {
+        int nb = batch - b0 < e->sub ? batch - b0 : e->sub;
+        const float *xb = x + (int64_t)b0 * in->numel;
+        if (e->in_nhwc) { /* NCHW -> NHWC */
+            for (int i = 0; i < nb; i++)
+                for (int c = 0; c < m->in_c; c++)
+                    for (int p = 0; p < hw; p++)
+                        e->in_nhwc[((int64_t)i * hw + p) * m->in_c + c] = xb[((int64_t)i * m->in_c + c) * hw + p];
+            xb = e->in_nhwc;
+        }
+        if (in->need_f) memcpy(in->f, xb, (size_t)nb * (size_t)in->numel * sizeof(float));
+        qb_status st = quantize_forms(e, in, nb * in->numel, xb);
+        for (int li = 0; li < m->n_layers && !st; li++) st = run_layer(e, li, nb);
+        if (st) return st;
+        memcpy(e->logits + (int64_t)b0 * k, val(e, m->n_layers - 1)->f, (size_t)nb * (size_t)k * sizeof(float));
+    }
+    return QB_OK;
+}
+
+const float *qb_iexec_logits(const qb_iexec *e) { return e->logits; }
+
+int qb_iexec_sub_batch(const qb_iexec *e) { return e->sub; }
+
+const uint8_t *qb_iexec_input_codes(const qb_iexec *e, int layer, int *offset)
+{
+    const qb_layer *l = &e->model.layers[layer];
+    if (!is_weighted(l)) return NULL;
+    const qform *f = &val(e, l->inputs[0])->q[e->wl[layer].in_form];
+    if (offset) *offset = f->offset;
+    return f->buf;
+}
+
+void qb_iexec_layer_output(const qb_iexec *e, int layer, const float **floats, const uint8_t **codes,
+                           int *consumer, int *offset)
+{
+    const value *v = val(e, layer);
+    if (floats) *floats = v->need_f ? v->f : NULL;
+    if (codes) *codes = v->nq ? v->q[0].buf : NULL;
+    if (consumer) *consumer = v->nq ? v->q[0].consumer : -1;
+    if (offset) *offset = v->nq ? v->q[0].offset : 0;
+}
+
+int qb_iexec_relu_fused(const qb_iexec *e, int layer)
+{
+    for (int r = 0; r < e->model.n_layers; r++)
+        if (e->fused[r] && e->model.layers[r].inputs[0] == layer) return 1;
+    return 0;
+}
+
+void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "backend %s, %d images per pass\n", e->be->name, e->sub);
+    for (int li = 0; li < e->model.n_layers && n < len; li++) {
+        const qb_layer *l = &e->model.layers[li];
+        const value *v = val(e, li);
+        const char *how = e->fused[li] ? "clamp in the producer"
+                          : !is_weighted(l) ? ""
+                          : e->wl[li].rq.type == QB_OUT_U8 ? "int8 kernel, requantized"
+                                                           : "int8 kernel, float out";
+        n += (size_t)snprintf(buf + n, len - n, "  %-24s %-8s %-6s %-9s %s\n", l->name, qb_layer_kind_name(l->kind),
+                              v->need_f ? "float" : "", v->nq == 1 ? "codes" : v->nq > 1 ? "codes xN" : "", how);
+    }
+}

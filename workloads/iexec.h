@@ -1,0 +1,71 @@
+/* The integer executor: runs a quantized model (qeval.h's qb_qmodel: the
+ * BN-folded graph with its per-layer weight and activation parameters) on
+ * the integer kernels, so that its speed is a deployment's and its
+ * predictions are the simulated (fake-quantized) evaluation's.
+ *
+ * What it computes, layer by layer, on NHWC activations:
+ *   - every conv/dense layer takes uint8 codes of its input, quantized with
+ *     that layer's activation parameters exactly as the simulation does
+ *     (the quantizer library's own rounding), and multiplies them with the
+ *     integer weight codes (int8 kernels; ternary and binary weights on the
+ *     2-bit kernel) into exact int32 sums;
+ *   - where the simulation next quantizes the layer's output for another
+ *     conv/dense layer, through ReLU, max pooling or flatten only, the sums
+ *     are requantized straight to that layer's codes (fixed-point, ReLU as
+ *     a clamp, pooling on codes: all commute with quantization);
+ *   - elsewhere (residual adds, global average pooling, the logits) the
+ *     output is float, (float)sum * s_x * s_w + bias, as in the simulation,
+ *     and quantized again where a conv/dense layer reads it.
+ * Differences from the simulation are rounding steps of at most one code
+ * unit each (see README.md, "Integer execution"): the simulation's fp32
+ * sums of dequantized products vs exact integer sums; the bias rounded to
+ * the accumulator's unit; the fixed-point multiplier (31 bits) vs a float
+ * division. The tests count and bound them.
+ *
+ * Supported: conv, dense, ReLU, max pool, global average pool, add,
+ * flatten; weights uniform-sym / uniform-asym (2..8 bits), ternary or
+ * binary, per tensor or per output channel; activations uniform-sym or
+ * uniform-asym (2..8 bits) per tensor. Anything else fails with
+ * QB_ERR_UNSUPPORTED naming the layer and what it needs.
+ * Error convention: common/status.h. */
+#ifndef QB_IEXEC_H
+#define QB_IEXEC_H
+
+#include "backend.h"
+#include "pool.h"
+#include "qeval.h"
+
+typedef struct qb_iexec qb_iexec;
+
+/* Prepares q for batches of up to max_batch images on backend be (NULL:
+ * the best) with pool's threads (NULL: the calling thread): weights packed,
+ * requantization constants computed, buffers allocated. q must outlive the
+ * executor only during this call. */
+qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *be, int max_batch,
+                          qb_pool *pool);
+void qb_iexec_free(qb_iexec *e);
+
+/* x: (batch, in_c, in_h, in_w) float images, batch <= max_batch. This is the
+ * call to time for one forward pass (latency: batch 1; throughput: larger). */
+qb_status qb_iexec_forward(qb_iexec *e, const float *x, int batch);
+/* After a forward: (batch, n_classes) logits. */
+const float *qb_iexec_logits(const qb_iexec *e);
+
+/* Inspection (tests, per-layer analysis), after a forward of a batch that
+ * fits in one pass (qb_iexec_sub_batch), all NHWC:
+ * the codes conv/dense `layer` read (stored as code + *offset, 128 for
+ * signed codes); */
+const uint8_t *qb_iexec_input_codes(const qb_iexec *e, int layer, int *offset);
+/* a layer's output: *floats when it has a float form (else NULL), and
+ * *codes when it has codes, for the parameters of conv/dense *consumer. */
+void qb_iexec_layer_output(const qb_iexec *e, int layer, const float **floats, const uint8_t **codes,
+                           int *consumer, int *offset);
+/* 1 when a ReLU reading `layer` was folded into its requantization clamp. */
+int qb_iexec_relu_fused(const qb_iexec *e, int layer);
+/* Images per pass through the network (the batch is cut into these so
+ * activations stay in cache). */
+int qb_iexec_sub_batch(const qb_iexec *e);
+/* One line per layer: what runs and in which representation. */
+void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len);
+
+#endif
