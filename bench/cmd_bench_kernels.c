@@ -16,8 +16,8 @@
 #define MAX_ROWS 1024
 
 typedef struct {
-    const kb_shape *shape; /* NULL for memory rows */
-    const char *name, *impl, *dtype;
+    const kb_shape *shape; /* NULL for memory and model rows */
+    const char *name, *kind, *impl, *dtype;
     int threads;
     kb_result r;
     double vs_fp32, vs_onednn, gbps, vs_dram; /* 0: not applicable */
@@ -27,6 +27,7 @@ typedef struct {
     row rows[MAX_ROWS];
     int n;
     double dram[8]; /* read bandwidth by thread count */
+    char names[8][32]; /* model row names */
 } table;
 
 static row *add_row(table *t)
@@ -90,7 +91,7 @@ static void write_csv(FILE *f, const table *t)
             fprintf(f, "%s,%s,%s,%lld,%lld,%lld,", r->name, s->source, s->kind == KB_CONV ? "conv" : "gemm",
                     (long long)s->m, (long long)s->n, (long long)s->k);
         else
-            fprintf(f, "%s,,memory,,,,", r->name);
+            fprintf(f, "%s,,%s,,,,", r->name, r->kind ? r->kind : "memory");
         fprintf(f, "%s,%s,%d,%.3f,", r->impl, r->dtype, r->threads, r->r.seconds * 1e6);
         print_num(f, r->r.gops, "%.2f");
         fputc(',', f);
@@ -174,6 +175,11 @@ static int print_targets(FILE *f, const table *t, const int *threads, int nthrea
         }
         for (int i = 0; i < t->n; i++) {
             const row *r = &t->rows[i];
+            if (r->kind && strncmp(r->name, "resnet-e2e", 10) == 0 && strcmp(r->impl, "iexec-int8") == 0 &&
+                r->threads == th) {
+                snprintf(what, sizeof what, "%s int8 executor vs fp32 engine, %d thread%s", r->name, th, th > 1 ? "s" : "");
+                missed += target(f, what, r->vs_fp32, 2.5, "");
+            }
             if (!r->shape && r->threads == th && r->vs_dram > 0) {
                 snprintf(what, sizeof what, "%s vs DRAM read, %d thread%s", r->name, th, th > 1 ? "s" : "");
                 missed += target(f, what, r->vs_dram, 0.8, "");
@@ -223,7 +229,7 @@ static int matches(const char *name, const char *source, const char *filter)
 
 int qb_cmd_bench_kernels(int argc, char **argv)
 {
-    int threads_opt = 0, quick = 0, no_memory = 0;
+    int threads_opt = 0, quick = 0, no_memory = 0, no_models = 0, model_batch = 64;
     const char *format = "text", *filter = NULL, *impl_filter = NULL, *backend_name = NULL;
     double min_time = 0.25;
     qb_opt opts[] = {
@@ -235,6 +241,8 @@ int qb_cmd_bench_kernels(int argc, char **argv)
         {"--min-time", QB_OPT_DOUBLE, &min_time, "S", "seconds of timed repetitions per measurement (default 0.25)"},
         {"--quick", QB_OPT_FLAG, &quick, NULL, "two small shapes, short timings, no memory probes (smoke test)"},
         {"--no-memory", QB_OPT_FLAG, &no_memory, NULL, "skip the DRAM bandwidth and cold 4-bit GEMV probes"},
+        {"--no-models", QB_OPT_FLAG, &no_models, NULL, "skip the end-to-end models (fp32 engine vs int8 executor)"},
+        {"--model-batch", QB_OPT_INT, &model_batch, "B", "images per forward pass of the end-to-end rows (default 64)"},
     };
     qb_args a = {NULL, 0, 0, 0};
     static const char *cmd = "bench-kernels";
@@ -259,6 +267,14 @@ int qb_cmd_bench_kernels(int argc, char **argv)
         if (!filter) filter = "mlp-fc1-b64,lenet-conv2-b64";
         min_time = min_time < 0.02 ? min_time : 0.02;
         no_memory = 1;
+        no_models = 1;
+    }
+    if (model_batch < 1 || model_batch > 4096)
+        return qb_cmd_fail(cmd, qb_error(QB_ERR_ARG, "--model-batch: expected 1..4096, got %d", model_batch));
+    qb_fmnist data = {0};
+    if (!no_models && (st = qb_fmnist_load(qb_dataset_dir(NULL), &data))) {
+        fprintf(stderr, "qbench %s: skipping the end-to-end models: %s\n", cmd, qb_last_error());
+        no_models = 1;
     }
     int threads[2] = {1, ncpu >= 2 ? 2 : 1}, nthreads = ncpu >= 2 ? 2 : 1;
     if (threads_opt) {
@@ -330,8 +346,26 @@ int qb_cmd_bench_kernels(int argc, char **argv)
                            .threads = threads[ti], .r = res[i]};
             }
         }
+        static const char *const models[] = {"mlp", "lenet", "resnet"};
+        for (size_t mi = 0; mi < QB_ARRAY_LEN(models) && !no_models && !rc; mi++) {
+            if (filter && !matches(models[mi], "models", filter)) continue;
+            kb_result f, q;
+            if ((st = kb_model_e2e(&env, models[mi], model_batch, &data, &f, &q))) {
+                fprintf(stderr, "qbench %s: model %s: %s\n", cmd, models[mi], qb_last_error());
+                rc = qb_exit_code(st);
+                break;
+            }
+            snprintf(t->names[mi], sizeof t->names[mi], "%s-e2e-b%d", models[mi], model_batch);
+            row *a = add_row(t), *b = add_row(t);
+            if (!a || !b) break;
+            *a = (row){.name = t->names[mi], .kind = "model", .impl = "engine-fp32", .dtype = "fp32",
+                       .threads = threads[ti], .r = f, .vs_fp32 = 1};
+            *b = (row){.name = t->names[mi], .kind = "model", .impl = "iexec-int8", .dtype = "int8",
+                       .threads = threads[ti], .r = q, .vs_fp32 = f.gops > 0 ? q.gops / f.gops : 0};
+        }
         qb_pool_free(pool);
     }
+    qb_fmnist_free(&data);
     fill_ratios(t);
     if (csv) {
         write_csv(out, t);

@@ -95,7 +95,7 @@ static qb_status make_inputs(kb_state *st)
         if (s) return s;
         st->scale[i] = (float)real;
     }
-    st->rq = (qb_requant){QB_OUT_U8, NULL, st->mult, st->rshift, 0, 0, 255, NULL, NULL};
+    st->rq = (qb_requant){QB_OUT_U8, NULL, st->mult, st->rshift, 0, 0, 255, NULL, NULL, 0};
     return QB_OK;
 }
 

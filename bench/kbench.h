@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "backend.h"
+#include "dataset.h"
 #include "pool.h"
 #include "qkernels.h"
 #include "status.h"
@@ -66,5 +67,11 @@ qb_status kb_dram_read(const kb_env *env, double *bytes_per_s);
  * enough copies rotate to defeat the caches. Returns bytes read (weights and
  * scales) per second and the median time per call. */
 qb_status kb_q4_gemv_cold(const kb_env *env, int64_t n, int64_t k, double *bytes_per_s, kb_result *out);
+
+/* A built-in model (mlp, lenet, resnet) end to end at `batch` images: the
+ * fp32 engine and the int8 integer executor, interleaved; gops counts the
+ * model's multiply-adds x 2. */
+qb_status kb_model_e2e(const kb_env *env, const char *arch, int batch, const qb_fmnist *data, kb_result *fp32,
+                       kb_result *int8);
 
 #endif

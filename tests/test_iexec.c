@@ -183,8 +183,9 @@ static void audit_layer(const qb_iexec *e, const qb_qmodel *q, int li, int nb, a
     int consumer, coff;
     qb_iexec_layer_output(e, li, &fy, &codes, &consumer, &coff);
     if (fy) {
+        int relu = qb_iexec_relu_fused(e, li);
         for (int64_t i = 0; i < n; i++) {
-            double rel = fabs(fy[i] - y[i]) / (mag[i] + 1e-30);
+            double want = relu && y[i] < 0 ? 0 : y[i], rel = fabs(fy[i] - want) / (mag[i] + 1e-30);
             if (rel > a->max_rel) a->max_rel = rel;
         }
     } else {

@@ -37,6 +37,7 @@ typedef struct {
     int32_t *bias, *mult, *rshift;
     float *scale, *fbias;
     int32_t zp, lo, hi;
+    int relu;
 } outspec;
 
 static void naive_store(const outspec *o, void *c, int64_t idx, int32_t acc, int64_t n)
@@ -45,7 +46,11 @@ static void naive_store(const outspec *o, void *c, int64_t idx, int32_t acc, int
     case QB_OUT_U8: ((uint8_t *)c)[idx] = (uint8_t)naive_requant(acc, o->mult[n], o->rshift[n], o->zp, o->lo, o->hi); break;
     case QB_OUT_S8: ((int8_t *)c)[idx] = (int8_t)naive_requant(acc, o->mult[n], o->rshift[n], o->zp, o->lo, o->hi); break;
     case QB_OUT_S32: ((int32_t *)c)[idx] = acc; break;
-    case QB_OUT_F32: ((float *)c)[idx] = fmaf((float)acc, o->scale[n], o->fbias ? o->fbias[n] : 0.0f); break;
+    case QB_OUT_F32: {
+        float y = fmaf((float)acc, o->scale[n], o->fbias ? o->fbias[n] : 0.0f);
+        ((float *)c)[idx] = o->relu && y <= 0 ? 0.0f : y;
+        break;
+    }
     }
 }
 
@@ -61,6 +66,7 @@ static void make_out(qb_rng *r, outspec *o, int64_t n, qb_out_type type, int wit
     o->rshift = calloc((size_t)n, 4);
     o->scale = calloc((size_t)n, 4);
     o->fbias = qb_rng_below(r, 2) ? calloc((size_t)n, 4) : NULL;
+    o->relu = (int)qb_rng_below(r, 2);
     int u8 = type == QB_OUT_U8;
     o->zp = u8 ? (int32_t)qb_rng_below(r, 256) : (int32_t)qb_rng_below(r, 256) - 128;
     o->lo = u8 ? 0 : -128;
@@ -82,7 +88,7 @@ static void make_out(qb_rng *r, outspec *o, int64_t n, qb_out_type type, int wit
 
 static qb_requant requant_of(const outspec *o)
 {
-    qb_requant rq = {o->type, o->bias, o->mult, o->rshift, o->zp, o->lo, o->hi, o->scale, o->fbias};
+    qb_requant rq = {o->type, o->bias, o->mult, o->rshift, o->zp, o->lo, o->hi, o->scale, o->fbias, o->relu};
     return rq;
 }
 
@@ -436,7 +442,7 @@ static void test_bad_arguments(void **state)
     uint8_t a[8] = {0};
     uint8_t c[8];
     int32_t mult[3] = {1 << 30, 1 << 30, 1 << 30}, sh[3] = {31, 31, 31};
-    qb_requant rq = {QB_OUT_U8, NULL, mult, sh, 0, 0, 255, NULL, NULL};
+    qb_requant rq = {QB_OUT_U8, NULL, mult, sh, 0, 0, 255, NULL, NULL, 0};
     qb_qgemm_args g = {1, a, 4, 0, &pw, &rq, c, 3, NULL};
     assert_int_equal(qb_qgemm(NULL, NULL, &g), QB_OK);
     g.lda = 3;

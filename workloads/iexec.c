@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nhwc_ops.h"
 #include "qkernels.h"
 #include "quant.h"
 
@@ -217,7 +218,7 @@ static qb_status bind_requant(const qb_qmodel *q, int li, wlayer *w, const qform
         w->ibias[i] = (int32_t)(b > 2147483647.0 ? 2147483647.0 : b < -2147483648.0 ? -2147483648.0 : b);
     }
     int32_t lo = relu && out->zp > out->lo ? out->zp : out->lo;
-    w->rq = (qb_requant){QB_OUT_U8, w->ibias, w->mult, w->rshift, out->zp, lo, out->hi, NULL, NULL};
+    w->rq = (qb_requant){QB_OUT_U8, w->ibias, w->mult, w->rshift, out->zp, lo, out->hi, NULL, NULL, 0};
     return QB_OK;
 }
 
@@ -251,7 +252,21 @@ static qb_status plan_needs(qb_iexec *e, const qb_qmodel *q)
                 if (add_form(in, &f) < 0) goto too_many;
                 break;
             }
-            case QB_LAYER_RELU:
+            case QB_LAYER_RELU: {
+                /* folded into its producer when it is the producer's only
+                 * reader (a clamp on codes, max(y, 0) on floats) */
+                int p = l->inputs[0];
+                if (p >= 0 && n_readers(m, p) == 1 &&
+                    (is_weighted(&m->layers[p]) || m->layers[p].kind == QB_LAYER_ADD)) {
+                    e->fused[li] = 1;
+                    in->need_f |= out->need_f;
+                    for (int j = 0; j < out->nq; j++)
+                        if (add_form(in, &out->q[j]) < 0) goto too_many;
+                } else {
+                    in->need_f = 1;
+                }
+                break;
+            }
             case QB_LAYER_MAXPOOL:
             case QB_LAYER_FLATTEN:
                 in->need_f |= out->need_f;
@@ -335,14 +350,6 @@ qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *
         if (qb_layer_out_numel(&m->layers[li]) > widest) widest = qb_layer_out_numel(&m->layers[li]);
     e->sub = (int)(SUB_BATCH_BYTES / (widest * 4));
     e->sub = e->sub < 1 ? 1 : e->sub > max_batch ? max_batch : e->sub;
-    /* ReLUs that only clamp their producer's codes */
-    for (int li = 0; li < m->n_layers; li++) {
-        const qb_layer *l = &m->layers[li];
-        int in = l->inputs[0];
-        if (l->kind == QB_LAYER_RELU && in >= 0 && is_weighted(&m->layers[in]) && n_readers(m, in) == 1 &&
-            !val(e, li)->need_f && val(e, li)->nq == 1)
-            e->fused[li] = 1;
-    }
     if ((st = alloc_values(e))) goto fail;
     if (m->in_c > 1 && !(e->in_nhwc = qb_aligned_alloc((size_t)e->sub * (size_t)val(e, -1)->numel, sizeof(float)))) {
         st = QB_ERR_NOMEM;
@@ -358,11 +365,10 @@ qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *
         if ((st = pack_weights(q, li, &f, w))) break;
         value *o = val(e, li);
         if (!o->need_f && o->nq == 1) {
-            int relu = 0;
-            for (int r = 0; r < m->n_layers; r++) relu |= e->fused[r] && m->layers[r].inputs[0] == li;
-            st = bind_requant(q, li, w, &o->q[0], relu);
+            st = bind_requant(q, li, w, &o->q[0], qb_iexec_relu_fused(e, li));
         } else {
-            w->rq = (qb_requant){QB_OUT_F32, NULL, NULL, NULL, 0, 0, 0, w->fscale, w->fbias};
+            w->rq = (qb_requant){QB_OUT_F32, NULL, NULL, NULL, 0, 0, 0, w->fscale, w->fbias,
+                                 qb_iexec_relu_fused(e, li)};
         }
     }
     if (st) goto fail;
@@ -454,36 +460,35 @@ static qb_status quantize_forms(qb_iexec *e, value *v, int64_t n, const float *x
 typedef struct {
     const float *a, *b;
     float *y;
+    int relu;
 } add_ctx;
 
 static void add_range(void *p, int64_t b, int64_t e, qb_status *st)
 {
     add_ctx *c = p;
-    for (int64_t i = b; i < e; i++) c->y[i] = c->a[i] + c->b[i];
+    qb_nhwc_add(c->a + b, c->b + b, c->y + b, e - b, c->relu);
     *st = QB_OK;
 }
 
 static void relu_range(void *p, int64_t b, int64_t e, qb_status *st)
 {
     add_ctx *c = p;
-    for (int64_t i = b; i < e; i++) c->y[i] = c->a[i] > 0 ? c->a[i] : 0.0f;
+    qb_nhwc_relu(c->a + b, c->y + b, e - b);
     *st = QB_OK;
 }
 
 typedef struct {
-    const uint8_t *a;
-    uint8_t *y;
-    uint8_t zp;
-} relu8_ctx;
+    uint8_t *q;
+    uint8_t lo;
+} clamp_ctx;
 
-static void relu8_range(void *p, int64_t b, int64_t e, qb_status *st)
+static void clamp_range(void *p, int64_t b, int64_t e, qb_status *st)
 {
-    relu8_ctx *c = p;
-    for (int64_t i = b; i < e; i++) c->y[i] = c->a[i] > c->zp ? c->a[i] : c->zp;
+    clamp_ctx *c = p;
+    qb_nhwc_clamp_codes(c->q + b, e - b, c->lo);
     *st = QB_OK;
 }
 
-/* Max pooling k x k, stride s, no padding, NHWC, floats or codes. */
 typedef struct {
     const qb_layer *l;
     const void *x;
@@ -495,32 +500,10 @@ static void pool_range(void *p, int64_t b, int64_t e, qb_status *st)
 {
     pool_ctx *c = p;
     const qb_layer *l = c->l;
-    int C = l->c, k = l->kh, s = l->stride;
-    for (int64_t img = b; img < e; img++)
-        for (int oy = 0; oy < l->h; oy++)
-            for (int ox = 0; ox < l->w; ox++)
-                for (int ch = 0; ch < C; ch++) {
-                    int64_t o = ((img * l->h + oy) * l->w + ox) * C + ch;
-                    if (c->codes) {
-                        const uint8_t *x = c->x;
-                        uint8_t mx = 0;
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++) {
-                                uint8_t v = x[((img * l->in_h + oy * s + ky) * l->in_w + ox * s + kx) * C + ch];
-                                mx = v > mx ? v : mx;
-                            }
-                        ((uint8_t *)c->y)[o] = mx;
-                    } else {
-                        const float *x = c->x;
-                        float mx = -INFINITY;
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++) {
-                                float v = x[((img * l->in_h + oy * s + ky) * l->in_w + ox * s + kx) * C + ch];
-                                mx = v > mx ? v : mx;
-                            }
-                        ((float *)c->y)[o] = mx;
-                    }
-                }
+    if (c->codes)
+        qb_nhwc_maxpool_u8(c->x, c->y, b, e, l->in_h, l->in_w, l->c, l->kh, l->stride, l->h, l->w);
+    else
+        qb_nhwc_maxpool_f32(c->x, c->y, b, e, l->in_h, l->in_w, l->c, l->kh, l->stride, l->h, l->w);
     *st = QB_OK;
 }
 
@@ -533,13 +516,7 @@ typedef struct {
 static void gap_range(void *p, int64_t b, int64_t e, qb_status *st)
 {
     gap_ctx *c = p;
-    int C = c->l->in_c, hw = c->l->in_h * c->l->in_w;
-    for (int64_t img = b; img < e; img++)
-        for (int ch = 0; ch < C; ch++) {
-            float sum = 0;
-            for (int i = 0; i < hw; i++) sum += c->x[(img * hw + i) * C + ch];
-            c->y[img * C + ch] = sum / (float)hw;
-        }
+    qb_nhwc_gap(c->x, c->y, b, e, c->l->in_h * c->l->in_w, c->l->in_c);
     *st = QB_OK;
 }
 
@@ -577,17 +554,21 @@ static qb_status run_layer(qb_iexec *e, int li, int nb)
     case QB_LAYER_CONV:
     case QB_LAYER_DENSE: return run_weighted(e, li, nb);
     case QB_LAYER_FLATTEN: return QB_OK; /* NHWC data, shared buffers */
-    case QB_LAYER_RELU:
-        if (e->fused[li]) return QB_OK;
-        if (o->need_f) {
-            add_ctx c = {in->f, NULL, o->f};
+    case QB_LAYER_RELU: {
+        if (e->fused[li]) return QB_OK; /* done by the producer */
+        if (o->need_f) { /* floats, then codes from them */
+            add_ctx c = {in->f, NULL, o->f, 1};
             if ((st = parallel(e, n, n, relu_range, &c))) return st;
+            return quantize_forms(e, o, n, o->f);
         }
+        /* codes only: quantize(relu(x)) = max(quantize(x), zero point) */
+        if ((st = quantize_forms(e, o, n, in->f))) return st;
         for (int j = 0; j < o->nq; j++) {
-            relu8_ctx c = {in->q[find_form(in, &o->q[j])].buf, o->q[j].buf, (uint8_t)o->q[j].zp};
-            if ((st = parallel(e, n, n, relu8_range, &c))) return st;
+            clamp_ctx c = {o->q[j].buf, (uint8_t)o->q[j].zp};
+            if ((st = parallel(e, n, n, clamp_range, &c))) return st;
         }
         return QB_OK;
+    }
     case QB_LAYER_MAXPOOL: {
         if (o->need_f) {
             pool_ctx c = {l, in->f, o->f, 0};
@@ -600,7 +581,7 @@ static qb_status run_layer(qb_iexec *e, int li, int nb)
         return QB_OK;
     }
     case QB_LAYER_ADD: {
-        add_ctx c = {in->f, val(e, l->inputs[1])->f, o->f};
+        add_ctx c = {in->f, val(e, l->inputs[1])->f, o->f, qb_iexec_relu_fused(e, li)};
         if ((st = parallel(e, n, n, add_range, &c))) return st;
         return quantize_forms(e, o, n, o->f);
     }

@@ -173,7 +173,11 @@ static inline void qb_store_out(const qb_requant *rq, void *c, int64_t idx, int3
         ((int8_t *)c)[idx] = (int8_t)qb_requant_code(acc, rq->mult[n], rq->rshift[n], rq->zp, rq->lo, rq->hi);
         break;
     case QB_OUT_S32: ((int32_t *)c)[idx] = acc; break;
-    case QB_OUT_F32: ((float *)c)[idx] = fmaf((float)acc, rq->scale[n], rq->fbias ? rq->fbias[n] : 0.0f); break;
+    case QB_OUT_F32: {
+        float y = fmaf((float)acc, rq->scale[n], rq->fbias ? rq->fbias[n] : 0.0f);
+        ((float *)c)[idx] = rq->relu && !(y > 0) ? 0.0f : y;
+        break;
+    }
     }
 }
 

@@ -89,7 +89,7 @@ QB_AI __m512i requant_double(const colc *c, __m512i acc, __m512d lo, __m512d hi)
  * fields read through j would be reloaded after every store. */
 typedef struct {
     qb_out_type type;
-    int use_double;
+    int use_double, relu;
     const int32_t *rowsum;
     char *c;
     int64_t ldc;
@@ -100,7 +100,7 @@ typedef struct {
 QB_AI epi epi_of(const qb_qgemm_job *j)
 {
     const qb_requant *rq = j->rq;
-    epi e = {rq->type, j->dmult != NULL, j->rowsum, (char *)j->c, j->ldc,
+    epi e = {rq->type, j->dmult != NULL, rq->relu, j->rowsum, (char *)j->c, j->ldc,
              _mm512_set1_pd(rq->lo - rq->zp), _mm512_set1_pd(rq->hi - rq->zp),
              _mm512_set1_epi32(rq->zp), _mm512_set1_epi64(rq->lo - rq->zp), _mm512_set1_epi64(rq->hi - rq->zp)};
     return e;
@@ -115,9 +115,12 @@ QB_AI void store_vec(const epi *e, const colc *c, __m512i acc, int64_t m, int64_
     int64_t idx = m * e->ldc + nc;
     switch (e->type) {
     case QB_OUT_S32: _mm512_mask_storeu_epi32((int32_t *)e->c + idx, c->km, acc); return;
-    case QB_OUT_F32:
-        _mm512_mask_storeu_ps((float *)e->c + idx, c->km, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), c->fscale, c->fbias));
+    case QB_OUT_F32: {
+        __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), c->fscale, c->fbias);
+        if (e->relu) y = _mm512_max_ps(y, _mm512_setzero_ps()); /* -0 and NaN give +0, as the reference */
+        _mm512_mask_storeu_ps((float *)e->c + idx, c->km, y);
         return;
+    }
     default: break;
     }
     __m512i r;

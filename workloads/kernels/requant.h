@@ -27,6 +27,7 @@ typedef struct {
     int32_t lo, hi;        /* U8/S8: clamp of the stored code (lo = zp fuses a ReLU) */
     const float *scale;    /* (n) F32: output scale */
     const float *fbias;    /* (n) F32: y = fma(acc, scale, fbias), or NULL (0) */
+    int relu;              /* F32: y = y > 0 ? y : 0 (a fused ReLU) */
 } qb_requant;
 
 /* Fixed-point form of a positive real multiplier. Multipliers below 2^-32
