@@ -25,17 +25,18 @@ static inline void copy_small(uint8_t *d, const uint8_t *s, int64_t n)
 }
 
 void qb_im2col_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t m0, int64_t m1,
-                  uint8_t *dst, int64_t ldd)
+                  uint8_t *dst, int64_t ldd, int64_t segp)
 {
-    int64_t pix = s->out_h * s->out_w, k = s->k_h * s->k_w * s->in_c, run = s->k_w * s->in_c;
+    int64_t pix = s->out_h * s->out_w, k = s->k_h * segp, run = s->k_w * s->in_c;
     int64_t b = m0 / pix, oy = m0 % pix / s->out_w, ox = m0 % s->out_w;
     for (int64_t m = m0; m < m1; m++) {
         uint8_t *d = dst + m * ldd;
         const uint8_t *img = x + b * s->in_h * s->in_w * s->in_c;
         int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
         int row_inside = s->dil_w == 1 && ix0 >= 0 && ix0 + s->k_w <= s->in_w;
-        for (int64_t ky = 0; ky < s->k_h; ky++, d += run) {
+        for (int64_t ky = 0; ky < s->k_h; ky++, d += segp) {
             int64_t iy = iy0 + ky * s->dil_h;
+            for (int64_t i = run; i < segp; i++) d[i] = 0;
             if (iy < 0 || iy >= s->in_h) {
                 memset(d, pad, (size_t)run);
                 continue;
@@ -51,7 +52,7 @@ void qb_im2col_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t
                 else copy_small(d + kx * s->in_c, src + ix * s->in_c, s->in_c);
             }
         }
-        memset(dst + m * ldd + k, 0, (size_t)(ldd - k));
+        for (int64_t i = k; i < ldd; i++) dst[m * ldd + i] = 0;
         if (++ox == s->out_w) {
             ox = 0;
             if (++oy == s->out_h) {

@@ -55,11 +55,11 @@ typedef struct qb_qgemm_job qb_qgemm_job;
  * computed and discarded), so a tile can always run full width.
  * Implicit conv rows are output pixels walked in order (no division per
  * row) with one segment per kernel row ky: the k_w taps of a kernel row are
- * contiguous in NHWC (k_w * in_c bytes) when the window is horizontally
- * inside the image. A pixel whose window crosses the left or right edge
- * gets its segments assembled in tmp (mr * k bytes, zero point where the
- * window is outside); a kernel row above or below the image is the pad
- * buffer. */
+ * contiguous in NHWC (k_w * in_c bytes, read as seg_k >= that: the weights
+ * of the extra bytes are zero) when those bytes lie inside the image row.
+ * A pixel whose window crosses the left or right edge gets its segments
+ * assembled in tmp (mr * k_h * seg_k bytes, zero point where the window is
+ * outside); a kernel row above or below the image is the pad buffer. */
 static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mvalid,
                                const uint8_t **rows, uint8_t *tmp)
 {
@@ -80,7 +80,7 @@ static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mv
         }
         int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
         const uint8_t *img = j->x + b * s->in_h * row_bytes;
-        int inside = ix0 >= 0 && ix0 + s->k_w <= s->in_w;
+        int inside = ix0 >= 0 && ix0 * c + j->seg_k <= row_bytes;
         for (int64_t ky = 0; ky < s->k_h; ky++) {
             int64_t iy = iy0 + ky * s->dil_h;
             const uint8_t **slot = &rows[ky * mr + r];
@@ -95,6 +95,7 @@ static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mv
                     if (ix < 0 || ix >= s->in_w) memset(d + kx * c, j->pad[0], (size_t)c);
                     else memcpy(d + kx * c, img + iy * row_bytes + ix * c, (size_t)c);
                 }
+                memset(d + s->k_w * c, 0, (size_t)(j->seg_k - s->k_w * c));
                 *slot = d;
             }
         }

@@ -25,9 +25,6 @@ static int has_weight_zp(const qb_qweights *w)
     return 0;
 }
 
-/* Bytes of k a tile reads at a time: rows must be laid out in these units. */
-static int64_t code_group(const qb_qweights *w) { return w->bits == 8 ? 4 : 16; }
-
 /* off[n] = bias - a_zp * colsum + k * a_zp * w_zp, in wrapping int32 like the lanes. */
 static void fill_offsets(int32_t *off, const qb_qweights *w, const qb_requant *rq, int32_t a_zp)
 {
@@ -49,7 +46,7 @@ struct prep_ctx {
     int64_t k, kp;
     int32_t *rowsum;         /* or NULL */
     qb_qgemm_job *job;       /* the job the kernels will run (rows for the sums) */
-    uint8_t *tmp;            /* per thread: QB_MAX_TILE_ROWS * k bytes */
+    uint8_t *tmp;            /* per thread: QB_MAX_TILE_ROWS * kp bytes */
 };
 
 static void prep_rows(void *p, int tid, int64_t m0, int64_t m1)
@@ -57,18 +54,20 @@ static void prep_rows(void *p, int tid, int64_t m0, int64_t m1)
     struct prep_ctx *c = p;
     const uint8_t *rows[QB_MAX_SEGS];
     if (c->dst && c->src->conv) {
-        qb_im2col_u8(c->src->conv, c->src->x, c->src->pad[0], m0, m1, c->dst, c->kp);
+        qb_im2col_u8(c->src->conv, c->src->x, c->src->pad[0], m0, m1, c->dst, c->kp, c->src->seg_k);
     } else if (c->dst) {
         for (int64_t m = m0; m < m1; m++) {
             memcpy(c->dst + m * c->kp, c->src->a + m * c->src->lda, (size_t)c->k);
             memset(c->dst + m * c->kp + c->k, 0, (size_t)(c->kp - c->k));
         }
     }
-    uint8_t *tmp = c->tmp + (size_t)tid * QB_MAX_TILE_ROWS * (size_t)c->k;
+    uint8_t *tmp = c->tmp + (size_t)tid * QB_MAX_TILE_ROWS * (size_t)c->kp;
     for (int64_t m = m0; c->rowsum && m < m1; m++) {
         uint32_t sum = 0;
         qb_job_rows(c->job, m, 1, 1, rows, tmp);
-        int64_t len = c->job->conv ? c->job->seg_k : c->k;
+        /* only real activations: not a padded kernel row's extra bytes;
+         * padded dense rows and im2col rows have zeros there */
+        int64_t len = c->job->conv ? c->job->w->seg : c->job->seg_k;
         for (int s = 0; s < c->job->nseg; s++)
             for (int64_t i = 0; i < len; i++) sum += rows[s][i];
         c->rowsum[m] = (int32_t)sum;
@@ -98,7 +97,7 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
     int quant = job->rq->type == QB_OUT_U8 || job->rq->type == QB_OUT_S8, dmult = quant;
     for (int64_t i = 0; dmult && i < n; i++) dmult = job->rq->rshift[i] <= QB_DMULT_MAX_SHIFT;
     qb_scratch_plan plan = {0};
-    size_t tmp_bytes = (size_t)nt * QB_MAX_TILE_ROWS * (size_t)w->k;
+    size_t tmp_bytes = (size_t)nt * QB_MAX_TILE_ROWS * (size_t)w->kp;
     qb_scratch_plan_add(&plan, (size_t)n * sizeof(int32_t));
     if (dmult) qb_scratch_plan_add(&plan, (size_t)n * sizeof(double));
     if (zp) qb_scratch_plan_add(&plan, (size_t)m * sizeof(int32_t));
@@ -131,7 +130,7 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
     prep.tmp = tmp;
     if (need_copy || zp) qb_run_rows(pool, m, m * w->k, prep_rows, &prep);
 
-    struct run_ctx r = {be, job, tmp, w->k};
+    struct run_ctx r = {be, job, tmp, w->kp};
     qb_run_blocks(pool, m, n, be->row_block, QB_PANEL, m * n * w->k, run_range, &r);
 
     qb_work_add(QB_WORK_MACS, m * n * w->k);
@@ -193,16 +192,17 @@ qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *sha
     if ((st = qb_conv_shape_init(&s))) return st;
     if (s.out_h != shape->out_h || s.out_w != shape->out_w)
         return qb_error(QB_ERR_ARG, "conv shape: call qb_conv_shape_init first");
-    if (w->n != s.out_c || w->k != s.k_h * s.k_w * s.in_c)
-        return qb_error(QB_ERR_ARG, "conv: weights are (%lld, %lld) but the shape needs (%lld, %lld)",
+    if (w->n != s.out_c || w->k != s.k_h * s.k_w * s.in_c || w->seg != s.k_w * s.in_c)
+        return qb_error(QB_ERR_ARG, "conv: weights are (%lld, %lld) but the shape needs (%lld, %lld) "
+                        "(pack them with qb_qweights_pack_conv)",
                         (long long)w->n, (long long)w->k, (long long)s.out_c,
                         (long long)(s.k_h * s.k_w * s.in_c));
     if ((st = qb_requant_check(rq, w->n))) return st;
     if (!x || !y) return qb_error(QB_ERR_ARG, "conv: missing input or output");
     if (x_zp < 0 || x_zp > 255)
         return qb_error(QB_ERR_ARG, "activation zero point %d is outside 0..255", x_zp);
-    /* one implicit segment per kernel row: k_w * in_c contiguous bytes */
-    int64_t seg_k = s.k_w * s.in_c;
+    /* one implicit segment per kernel row, read as segp bytes */
+    int64_t seg_k = w->segp;
     uint8_t pad[4096];
     uint8_t *pad_buf = seg_k <= (int64_t)sizeof pad ? pad : qb_malloc((size_t)seg_k, 1);
     if (!pad_buf) return QB_ERR_NOMEM;
@@ -212,9 +212,9 @@ qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *sha
                         .nseg = (int)s.k_h, .seg_k = seg_k, .w = w, .rq = rq, .c = y, .ldc = s.out_c};
     int pointwise = s.k_h == 1 && s.k_w == 1 && s.stride_h == 1 && s.stride_w == 1 &&
                     s.pad_top + s.pad_left + s.pad_bottom + s.pad_right == 0;
-    int need_copy = seg_k % code_group(w) != 0 || s.dil_w != 1;
+    int need_copy = s.dil_w != 1; /* dilated kernel columns are not contiguous: im2col */
     if (pointwise) { /* a plain GEMM over pixels */
-        need_copy = s.in_c % code_group(w) != 0;
+        need_copy = w->kp != w->k;
         job.conv = NULL;
         job.a = x;
         job.lda = s.in_c;

@@ -49,6 +49,8 @@ typedef struct {
     size_t bytes;     /* size of data: the packed weight bytes a call reads */
     int32_t *colsum;  /* (n) sum over k of the codes */
     int32_t *zp;      /* (n) weight zero point in code units, or NULL (all 0); ternary: all 1 */
+    int64_t seg, segp;/* conv: a kernel row's k_w * in_c codes, padded to segp (the code
+                       * group) with zero codes, so kp = k_h * segp; matrices: 0 */
 } qb_qweights;
 
 /* Packs int8 weights W(n, k) = w[n * stride_n + k * stride_k] with optional
@@ -60,7 +62,9 @@ qb_status qb_qweights_pack_s8(qb_qweights *out, int64_t n, int64_t k, const int8
 qb_status qb_qweights_pack_u8(qb_qweights *out, int64_t n, int64_t k, const uint8_t *w,
                               int64_t stride_n, int64_t stride_k, const int32_t *zp);
 /* Convolution weights in ONNX order (cout, cin, kh, kw), int8 or uint8
- * (u8 != 0), for qb_qconv. */
+ * (u8 != 0), for qb_qconv. Each kernel row (k_w taps of cin channels) is
+ * padded with zero codes to whole code groups, so that the kernels can read
+ * it straight from NHWC memory. */
 qb_status qb_qweights_pack_conv(qb_qweights *out, int64_t cout, int64_t cin, int64_t kh, int64_t kw,
                                 const void *w, int u8, const int32_t *zp);
 /* Ternary weights t(n, k) in {-1, 0, +1} (int8), 2 bits each. */
@@ -70,7 +74,8 @@ qb_status qb_qweights_pack_ternary(qb_qweights *out, int64_t n, int64_t k, const
 qb_status qb_qweights_pack_ternary_conv(qb_qweights *out, int64_t cout, int64_t cin, int64_t kh,
                                         int64_t kw, const int8_t *t);
 void qb_qweights_free(qb_qweights *w);
-/* The code of W(n, k) as packed (tests and the reference kernel read it). */
+/* The code at packed position (n, k), k < kp (tests and the reference
+ * kernel read it; padding positions hold 0). */
 int32_t qb_qweights_code(const qb_qweights *w, int64_t n, int64_t k);
 
 /* ---- int8 / ternary GEMM and convolution ---------------------------- */
@@ -106,18 +111,20 @@ qb_status qb_conv_shape_init(qb_conv_shape *s);
 
 /* y = requant(conv(x - x_zp, w - w.zp) + bias), NHWC uint8 input, padding
  * with the zero point (so padded taps contribute nothing), NHWC output of
- * rq->type. Input channels that are a multiple of 4 run as an implicit GEMM
- * (no im2col copy); others go through an im2col buffer. */
+ * rq->type. Runs as an implicit GEMM straight from the input (kernel rows
+ * are contiguous in NHWC); only dilated kernel columns (dil_w > 1) go
+ * through an im2col buffer. */
 qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *s, const uint8_t *x,
                    int32_t x_zp, const qb_qweights *w, const qb_requant *rq, void *y,
                    qb_scratch *scratch);
 
-/* im2col of uint8 NHWC activations: row m (an output pixel) of dst, ldd >= k
- * bytes, gets its k_h x k_w taps of in_c bytes in (kh, kw, c) order; taps
- * outside the image are filled with pad (the zero point) and bytes k..ldd
- * with 0. Rows [m0, m1) only, so threads can share the work. */
+/* im2col of uint8 NHWC activations: row m (an output pixel) of dst, ldd >=
+ * k_h * segp bytes, gets for each kernel row ky, at ky * segp, its k_w taps of
+ * in_c bytes in (kw, c) order followed by zeros up to segp (>= k_w * in_c);
+ * taps outside the image are filled with pad (the zero point) and bytes
+ * past k_h * segp with 0. Rows [m0, m1) only, so threads can share it. */
 void qb_im2col_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t m0, int64_t m1,
-                  uint8_t *dst, int64_t ldd);
+                  uint8_t *dst, int64_t ldd, int64_t segp);
 
 /* ---- 4-bit weights with group scales x int8 activations ------------- */
 

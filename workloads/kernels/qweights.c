@@ -42,7 +42,8 @@ static qb_status check_dims(int64_t n, int64_t k)
     return QB_OK;
 }
 
-static qb_status alloc_packed(qb_qweights *out, int64_t n, int64_t k, int bits)
+/* Space for n x k codes; a conv source pads each kernel row to the group. */
+static qb_status alloc_packed(qb_qweights *out, int64_t n, int64_t k, int bits, const wsource *src)
 {
     memset(out, 0, sizeof *out);
     qb_status st = check_dims(n, k);
@@ -53,6 +54,11 @@ static qb_status alloc_packed(qb_qweights *out, int64_t n, int64_t k, int bits)
     out->k = k;
     out->bits = bits;
     out->kp = (k + group - 1) / group * group;
+    if (src->kh) {
+        out->seg = src->kw * src->cin;
+        out->segp = (out->seg + group - 1) / group * group;
+        out->kp = src->kh * out->segp;
+    }
     out->bytes = (size_t)(n16 * out->kp * bits / 8);
     out->data = qb_aligned_alloc(out->bytes, 1);
     out->colsum = qb_calloc((size_t)n, sizeof(int32_t));
@@ -64,7 +70,13 @@ static qb_status alloc_packed(qb_qweights *out, int64_t n, int64_t k, int bits)
     return QB_OK;
 }
 
-/* Byte address of W(n, k) (its 2-bit field for ternary: shift in *bit). */
+/* Packed position of logical k (conv: kernel rows padded to segp). */
+static int64_t packed_k(const qb_qweights *w, int64_t k)
+{
+    return w->seg ? k / w->seg * w->segp + k % w->seg : k;
+}
+
+/* Byte address of packed position (n, k) (ternary: its 2-bit field at *bit). */
 static uint8_t *code_addr(const qb_qweights *w, int64_t n, int64_t k, int *bit)
 {
     int64_t p = n / QB_PANEL, c = n % QB_PANEL;
@@ -88,7 +100,7 @@ int32_t qb_qweights_code(const qb_qweights *w, int64_t n, int64_t k)
 
 static qb_status pack_int8(qb_qweights *out, int64_t n, int64_t k, const wsource *src, const int32_t *zp)
 {
-    qb_status st = alloc_packed(out, n, k, 8);
+    qb_status st = alloc_packed(out, n, k, 8, src);
     if (st) return st;
     if (zp || src->u8) {
         out->zp = qb_malloc((size_t)n, sizeof(int32_t));
@@ -112,7 +124,7 @@ static qb_status pack_int8(qb_qweights *out, int64_t n, int64_t k, const wsource
         for (int64_t j = 0; j < k; j++) {
             int bit;
             int32_t v = source_code(src, i, j);
-            *(int8_t *)code_addr(out, i, j, &bit) = (int8_t)v;
+            *(int8_t *)code_addr(out, i, packed_k(out, j), &bit) = (int8_t)v;
             sum += v;
         }
         out->colsum[i] = sum;
@@ -156,7 +168,7 @@ qb_status qb_qweights_pack_conv(qb_qweights *out, int64_t cout, int64_t cin, int
 
 static qb_status pack_ternary(qb_qweights *out, int64_t n, int64_t k, const wsource *src)
 {
-    qb_status st = alloc_packed(out, n, k, 2);
+    qb_status st = alloc_packed(out, n, k, 2, src);
     if (st) return st;
     out->zp = qb_malloc((size_t)n, sizeof(int32_t));
     if (!out->zp) {
@@ -174,7 +186,7 @@ static qb_status pack_ternary(qb_qweights *out, int64_t n, int64_t k, const wsou
                                 (long long)i, (long long)j, t);
             }
             int bit;
-            uint8_t *p = code_addr(out, i, j, &bit);
+            uint8_t *p = code_addr(out, i, packed_k(out, j), &bit);
             *p = (uint8_t)(*p | (t + 1) << bit);
             sum += t + 1;
         }
