@@ -236,8 +236,9 @@ static const char *backend_name(void *st)
     return s->quantized ? "" : qb_gemm_backend_name(qb_gemm_current());
 }
 
-/* Seconds of work: evaluation of the test set at a conservative rate for
- * this engine, plus quantizing. */
+/* Seconds of work: evaluation of the test set (about 100 GFLOP/s for the
+ * fp32 engine with fake quantization on this 2-core machine), plus
+ * quantizing. */
 static double estimate(const qb_qconfig *cfg, int with_eval)
 {
     static double macs[MAX_MODELS];
@@ -250,7 +251,7 @@ static double estimate(const qb_qconfig *cfg, int with_eval)
         qb_model_free(&m);
         qb_clear_error();
     }
-    double eval = with_eval ? 10000.0 * 2.0 * macs[a] / 20e9 : 0;
+    double eval = with_eval ? 10000.0 * 2.0 * macs[a] / 100e9 : 0;
     return 0.05 + eval;
 }
 
