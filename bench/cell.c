@@ -122,6 +122,20 @@ static void time_cell(const qb_cell *c, const qb_workload *w, void *state, const
         qb_pool_free(pool);
         return;
     }
+    if (w->setup_run) {
+        s = w->setup_run(state, pool, c->batch);
+        if (s == QB_ERR_UNSUPPORTED) {
+            r->timing_unsupported = 1;
+            snprintf(r->detail, sizeof r->detail, "not timed: %s", qb_last_error());
+        } else if (s != QB_OK) {
+            fail(r, "error", "setting up the timed run");
+        }
+        if (s != QB_OK) {
+            qb_counters_free(ctr);
+            qb_pool_free(pool);
+            return;
+        }
+    }
     qb_timing_opts o = {qb_spec_int(spec, QB_SK_WARMUP), qb_spec_int(spec, QB_SK_REPETITIONS),
                         qb_spec_double(spec, QB_SK_MIN_TIME), qb_spec_int(spec, QB_SK_MAX_REPS)};
     if (o.max_reps < o.min_reps) o.max_reps = o.min_reps;

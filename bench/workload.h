@@ -2,11 +2,11 @@
  *
  * A workload is a vtable. For each cell the harness, inside the cell's own
  * child process: prepare()s the model under a quantization config (load,
- * calibrate, correct, pack for the integer kernels), evaluate()s its accuracy
- * on the test set (once per config; later cells of the same config reuse the
- * numbers), then calls run() in a timed loop (one forward pass of `batch`
- * inputs per call) on a thread pool bound to the cell's placement, and
- * finally release()s it. Work per inference (flops, bytes) feeds derived
+ * calibrate, correct), evaluate()s its accuracy on the test set (once per
+ * config; later cells of the same config reuse the numbers), setup_run()s
+ * it for the timing pool (pack weights for the integer kernels), then calls
+ * run() in a timed loop (one forward pass of `batch` inputs per call) on a
+ * thread pool bound to the cell's placement, and finally release()s it. Work per inference (flops, bytes) feeds derived
  * metrics. Every function returns qb_status with qb_error() on failure (the
  * cell then gets status `error` and the message).
  *
@@ -57,6 +57,11 @@ typedef struct qb_workload {
     qb_status (*prepare)(const qb_qconfig *cfg, qb_pool *pool, void **state);
     /* Test-set accuracy; NULL when the workload has no accuracy. */
     qb_status (*evaluate)(void *state, qb_pool *pool, qb_eval_result *out);
+    /* Readies run() for batches of up to max_batch on `pool` (packs weights,
+     * allocates buffers), before and outside the timed region. A config
+     * with no real execution path fails here with QB_ERR_UNSUPPORTED (the
+     * cell keeps its accuracy; its latency stays empty). May be NULL. */
+    qb_status (*setup_run)(void *state, qb_pool *pool, int max_batch);
     /* One forward pass of `batch` inputs on `pool` (the timed call). */
     qb_status (*run)(void *state, qb_pool *pool, int batch);
     /* Work per inference (one input), for derived metrics; 0 = unknown. */

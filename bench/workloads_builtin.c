@@ -191,30 +191,38 @@ static qb_status evaluate(void *st, qb_pool *pool, qb_eval_result *out)
     return QB_OK;
 }
 
-static qb_status run(void *st, qb_pool *pool, int batch)
+static qb_status setup_run(void *st, qb_pool *pool, int max_batch)
 {
     model_state *s = st;
     if (s->quantized)
         return qb_error(QB_ERR_UNSUPPORTED, "no integer executor for %s w%da%d in this qbench (speed is "
                         "measured on real integer paths only)", s->cfg.scheme, s->cfg.wbits, s->cfg.abits);
+    qb_model *m = (qb_model *)qb_qeval_model(s->ev);
+    int per = m->in_c * m->in_h * m->in_w;
+    qb_exec_free(s->exec);
+    s->exec = NULL;
+    free(s->x);
+    s->x = qb_malloc((size_t)max_batch * (size_t)per, sizeof *s->x);
+    if (!s->x) return QB_ERR_NOMEM;
+    /* real test images, repeated if the batch is larger than the set */
+    const qb_images *test = &shared_data.data.test;
+    for (int i = 0; i < max_batch; i += test->n) {
+        int nb = max_batch - i < test->n ? max_batch - i : test->n;
+        qb_images_batch(test, NULL, nb, s->x + (size_t)i * (size_t)per, NULL);
+    }
+    qb_status e = qb_exec_create(&s->exec, m, max_batch, pool, QB_EXEC_INFER);
+    if (e != QB_OK) return e;
+    s->exec_pool = pool;
+    s->exec_batch = max_batch;
+    return QB_OK;
+}
+
+static qb_status run(void *st, qb_pool *pool, int batch)
+{
+    model_state *s = st;
     if (!s->exec || s->exec_pool != pool || s->exec_batch < batch) {
-        qb_model *m = (qb_model *)qb_qeval_model(s->ev);
-        int per = m->in_c * m->in_h * m->in_w;
-        qb_exec_free(s->exec);
-        s->exec = NULL;
-        free(s->x);
-        s->x = qb_malloc((size_t)batch * (size_t)per, sizeof *s->x);
-        if (!s->x) return QB_ERR_NOMEM;
-        /* real test images, repeated if the batch is larger than the set */
-        const qb_images *test = &shared_data.data.test;
-        for (int i = 0; i < batch; i += test->n) {
-            int nb = batch - i < test->n ? batch - i : test->n;
-            qb_images_batch(test, NULL, nb, s->x + (size_t)i * (size_t)per, NULL);
-        }
-        qb_status e = qb_exec_create(&s->exec, m, batch, pool, QB_EXEC_INFER);
+        qb_status e = setup_run(st, pool, batch);
         if (e != QB_OK) return e;
-        s->exec_pool = pool;
-        s->exec_batch = batch;
     }
     return qb_exec_forward(s->exec, s->x, batch);
 }
@@ -278,7 +286,7 @@ static void build_set(void)
     for (int i = 0; i < n; i++) {
         entries[i] = (qb_workload){.name = qb_archs[i].name, .description = qb_archs[i].summary,
                                    .estimate_seconds = estimate, .prepare = prepare, .evaluate = evaluate,
-                                   .run = run, .flops_per_inference = flops, .bytes_per_inference = bytes,
+                                   .setup_run = setup_run, .run = run, .flops_per_inference = flops, .bytes_per_inference = bytes,
                                    .backend_name = backend_name, .release = release, .preload = preload};
         items[i] = &entries[i];
     }

@@ -103,6 +103,12 @@ static qb_status ensure(mm_state *s, int batch)
     return QB_OK;
 }
 
+static qb_status mm_setup(void *st, qb_pool *pool, int max_batch)
+{
+    (void)pool;
+    return ensure(st, max_batch);
+}
+
 static qb_status mm_run(void *st, qb_pool *pool, int batch)
 {
     mm_state *s = st;
@@ -178,8 +184,9 @@ static const char *mm_backend(void *st) { (void)st; return "test-scalar"; }
 
 const qb_workload tw_matmul = {.name = "matmul", .description = "64x64 matrix product",
                                .estimate_seconds = mm_estimate, .prepare = mm_prepare,
-                               .evaluate = mm_evaluate, .run = mm_run, .flops_per_inference = mm_flops,
-                               .bytes_per_inference = mm_bytes, .backend_name = mm_backend,
+                               .evaluate = mm_evaluate, .setup_run = mm_setup, .run = mm_run,
+                               .flops_per_inference = mm_flops, .bytes_per_inference = mm_bytes,
+                               .backend_name = mm_backend,
                                .release = mm_free};
 
 static qb_status crash_run(void *st, qb_pool *pool, int batch)
