@@ -7,7 +7,8 @@
  * evaluator of each model (fp32 reference and calibration observers) is
  * opened once per sweep and shared with the cells' processes. fp32 cells
  * are timed on the fp32 engine (workloads/exec.h, GEMM through
- * workloads/gemm.h). */
+ * workloads/gemm.h), quantized cells on the integer executor
+ * (workloads/iexec.h, kernels of workloads/kernels/). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "dataset.h"
 #include "exec.h"
 #include "gemm.h"
+#include "iexec.h"
 #include "modelfile.h"
 #include "qeval.h"
 #include "scheme.h"
@@ -91,7 +93,9 @@ typedef struct {
     qb_qmodel qm;           /* quantized: fake-quantized weights and the parameters used */
     qb_qeval_result res;    /* the last evaluate() */
     int have_res;
-    qb_exec *exec;          /* the executor run() times, for exec_pool and exec_batch */
+    qb_exec *exec;          /* fp32: the engine run() times, for exec_pool and exec_batch */
+    qb_iexec *iexec;        /* quantized: the integer executor run() times */
+    const qb_backend *backend; /* its kernels */
     qb_pool *exec_pool;
     int exec_batch;
     float *x;               /* exec_batch test images, NCHW */
@@ -102,6 +106,7 @@ static void release(void *st)
     model_state *s = st;
     if (!s) return;
     qb_exec_free(s->exec);
+    qb_iexec_free(s->iexec);
     free(s->x);
     if (s->quantized) qb_qmodel_free(&s->qm);
     if (s->have_res) qb_qeval_result_free(&s->res);
@@ -191,26 +196,41 @@ static qb_status evaluate(void *st, qb_pool *pool, qb_eval_result *out)
     return QB_OK;
 }
 
-static qb_status setup_run(void *st, qb_pool *pool, int max_batch)
+/* Real test images for the timed runs, repeated if the batch is larger
+ * than the test set. */
+static qb_status fill_inputs(model_state *s, int max_batch)
 {
-    model_state *s = st;
-    if (s->quantized)
-        return qb_error(QB_ERR_UNSUPPORTED, "no integer executor for %s w%da%d in this qbench (speed is "
-                        "measured on real integer paths only)", s->cfg.scheme, s->cfg.wbits, s->cfg.abits);
-    qb_model *m = (qb_model *)qb_qeval_model(s->ev);
+    const qb_model *m = qb_qeval_model(s->ev);
     int per = m->in_c * m->in_h * m->in_w;
-    qb_exec_free(s->exec);
-    s->exec = NULL;
     free(s->x);
     s->x = qb_malloc((size_t)max_batch * (size_t)per, sizeof *s->x);
     if (!s->x) return QB_ERR_NOMEM;
-    /* real test images, repeated if the batch is larger than the set */
     const qb_images *test = &shared_data.data.test;
     for (int i = 0; i < max_batch; i += test->n) {
         int nb = max_batch - i < test->n ? max_batch - i : test->n;
         qb_images_batch(test, NULL, nb, s->x + (size_t)i * (size_t)per, NULL);
     }
-    qb_status e = qb_exec_create(&s->exec, m, max_batch, pool, QB_EXEC_INFER);
+    return QB_OK;
+}
+
+/* fp32 cells time the fp32 engine; quantized cells the integer executor
+ * on the spec's backend (auto: $QBENCH_BACKEND or the best this CPU runs),
+ * which refuses (QB_ERR_UNSUPPORTED) what has no integer kernels. */
+static qb_status setup_run(void *st, qb_pool *pool, int max_batch)
+{
+    model_state *s = st;
+    qb_exec_free(s->exec);
+    qb_iexec_free(s->iexec);
+    s->exec = NULL;
+    s->iexec = NULL;
+    qb_status e = fill_inputs(s, max_batch);
+    if (e != QB_OK) return e;
+    if (s->quantized) {
+        e = qb_backend_select(strcmp(s->cfg.backend, "auto") == 0 ? NULL : s->cfg.backend, &s->backend);
+        if (e == QB_OK) e = qb_iexec_create(&s->iexec, &s->qm, s->backend, max_batch, pool);
+    } else {
+        e = qb_exec_create(&s->exec, (qb_model *)qb_qeval_model(s->ev), max_batch, pool, QB_EXEC_INFER);
+    }
     if (e != QB_OK) return e;
     s->exec_pool = pool;
     s->exec_batch = max_batch;
@@ -220,11 +240,11 @@ static qb_status setup_run(void *st, qb_pool *pool, int max_batch)
 static qb_status run(void *st, qb_pool *pool, int batch)
 {
     model_state *s = st;
-    if (!s->exec || s->exec_pool != pool || s->exec_batch < batch) {
+    if ((!s->exec && !s->iexec) || s->exec_pool != pool || s->exec_batch < batch) {
         qb_status e = setup_run(st, pool, batch);
         if (e != QB_OK) return e;
     }
-    return qb_exec_forward(s->exec, s->x, batch);
+    return s->iexec ? qb_iexec_forward(s->iexec, s->x, batch) : qb_exec_forward(s->exec, s->x, batch);
 }
 
 static double flops(void *st)
@@ -241,7 +261,8 @@ static double bytes(void *st)
 static const char *backend_name(void *st)
 {
     model_state *s = st;
-    return s->quantized ? "" : qb_gemm_backend_name(qb_gemm_current());
+    if (!s->quantized) return qb_gemm_backend_name(qb_gemm_current());
+    return s->iexec && s->backend ? s->backend->name : "";
 }
 
 /* Seconds of work: evaluation of the test set (about 100 GFLOP/s for the
