@@ -285,9 +285,18 @@ int qb_cmd_bench_kernels(int argc, char **argv)
     table *t = calloc(1, sizeof *t);
     if (!t) return qb_cmd_fail(cmd, QB_ERR_NOMEM);
     FILE *out = stdout;
-    if (!csv)
+    double load[1] = {0};
+    int have_load = getloadavg(load, 1) == 1;
+    if (!csv) {
         fprintf(out, "qbench bench-kernels: backend %s (cpu: %s); peers %s, %s\n", be->name, qb_cpu_features(),
                 qb_onednn_version(), qb_openblas_info());
+        if (have_load)
+            fprintf(out, "load average %.2f on %ld CPUs at the start%s\n", load[0], ncpu,
+                    load[0] > 0.5 * (double)ncpu
+                        ? ": other processes are running; multi-thread rows (oneDNN's OpenMP barriers most) "
+                          "suffer when a core is taken"
+                        : "");
+    }
     int rc = 0;
     for (int ti = 0; ti < nthreads && !rc; ti++) {
         qb_pool *pool;

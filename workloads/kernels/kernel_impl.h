@@ -37,6 +37,7 @@ struct qb_qgemm_job {
     const int32_t *rowsum;     /* (m) sum_k A(m, k), or NULL when no weight zero point */
     const qb_requant *rq;
     const double *dmult;       /* (n) mult * 2^-rshift when every rshift <= QB_DMULT_MAX_SHIFT, else NULL */
+    int dmult_small;           /* every dmult <= 1/2: |acc * dmult| < 2^30, no clamp needed before int32 */
     void *c;
     int64_t ldc;
 };

@@ -112,7 +112,11 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
     job->off = off;
     if (dmult) {
         double *dm = (double *)qb_scratch_take(&cur, (size_t)n * sizeof(double));
-        for (int64_t i = 0; i < n; i++) dm[i] = ldexp((double)job->rq->mult[i], -job->rq->rshift[i]);
+        job->dmult_small = 1;
+        for (int64_t i = 0; i < n; i++) {
+            dm[i] = ldexp((double)job->rq->mult[i], -job->rq->rshift[i]);
+            job->dmult_small &= dm[i] <= 0.5;
+        }
         job->dmult = dm;
     }
     qb_qgemm_job src = *job;

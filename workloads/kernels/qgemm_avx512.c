@@ -89,21 +89,35 @@ QB_AI __m512i requant_double(const colc *c, __m512i acc, __m512d lo, __m512d hi)
  * fields read through j would be reloaded after every store. */
 typedef struct {
     qb_out_type type;
-    int use_double, relu;
+    int use_double, small, sat, relu; /* sat: the clamp is the type's full range (lo may be raised for u8) */
     const int32_t *rowsum;
     char *c;
     int64_t ldc;
     __m512d lo_d, hi_d; /* clamp minus the zero point */
-    __m512i zp, lo64, hi64;
+    __m512i zp, lo64, hi64, lo, hi;
 } epi;
 
 QB_AI epi epi_of(const qb_qgemm_job *j)
 {
     const qb_requant *rq = j->rq;
-    epi e = {rq->type, j->dmult != NULL, rq->relu, j->rowsum, (char *)j->c, j->ldc,
+    int sat = (rq->type == QB_OUT_U8 && rq->hi == 255) || (rq->type == QB_OUT_S8 && rq->lo == -128 && rq->hi == 127);
+    epi e = {rq->type, j->dmult != NULL, j->dmult && j->dmult_small, sat, rq->relu, j->rowsum, (char *)j->c, j->ldc,
              _mm512_set1_pd(rq->lo - rq->zp), _mm512_set1_pd(rq->hi - rq->zp),
-             _mm512_set1_epi32(rq->zp), _mm512_set1_epi64(rq->lo - rq->zp), _mm512_set1_epi64(rq->hi - rq->zp)};
+             _mm512_set1_epi32(rq->zp), _mm512_set1_epi64(rq->lo - rq->zp), _mm512_set1_epi64(rq->hi - rq->zp),
+             _mm512_set1_epi32(rq->lo), _mm512_set1_epi32(rq->hi)};
     return e;
+}
+
+/* The double path for multipliers <= 1/2, where the product always fits an
+ * int32: round, add the zero point, and let the saturating narrowing store
+ * do the clamp when it is the type's full range (fewer instructions). */
+QB_AI __m512i requant_double_small(const colc *c, __m512i acc)
+{
+    __m512d d0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(acc));
+    __m512d d1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1));
+    __m256i i0 = _mm512_cvt_roundpd_epi32(_mm512_mul_pd(d0, c->dm_lo), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256i i1 = _mm512_cvt_roundpd_epi32(_mm512_mul_pd(d1, c->dm_hi), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm512_inserti64x4(_mm512_zextsi256_si512(i0), i1, 1);
 }
 
 /* Stores 16 channels of one row: offsets, zero-point correction, then the
@@ -124,6 +138,24 @@ QB_AI void store_vec(const epi *e, const colc *c, __m512i acc, int64_t m, int64_
     default: break;
     }
     __m512i r;
+    if (e->small) {
+        r = _mm512_add_epi32(requant_double_small(c, acc), e->zp);
+        if (e->type == QB_OUT_U8) {
+            r = _mm512_max_epi32(r, e->lo); /* then >= 0: the unsigned saturation clamps the top */
+            if (e->sat) {
+                _mm512_mask_cvtusepi32_storeu_epi8((int8_t *)e->c + idx, c->km, r);
+                return;
+            }
+            r = _mm512_min_epi32(r, e->hi);
+        } else if (e->sat) {
+            _mm512_mask_cvtsepi32_storeu_epi8((int8_t *)e->c + idx, c->km, r);
+            return;
+        } else {
+            r = _mm512_min_epi32(_mm512_max_epi32(r, e->lo), e->hi);
+        }
+        _mm512_mask_cvtepi32_storeu_epi8((int8_t *)e->c + idx, c->km, r);
+        return;
+    }
     if (e->use_double)
         r = requant_double(c, acc, e->lo_d, e->hi_d);
     else
