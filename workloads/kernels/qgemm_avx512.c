@@ -19,164 +19,155 @@ QB_AI void prefetch_at(const uint8_t *p, int64_t ahead)
     _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)ahead), _MM_HINT_T0);
 }
 
-/* Per-column constants of the epilogue (16 channels). */
+/* ---- epilogue ------------------------------------------------------------
+ * After the k loop, each 16-channel column of the tile goes out through one
+ * of four paths chosen once per tile, with only that path's constants live
+ * (so the accumulators need not be spilled around them). */
+
+enum { EPI_S32, EPI_F32, EPI_SMALL, EPI_DOUBLE, EPI_INT };
+
+/* Scalars of the job copied into locals: the output stores go through byte
+ * pointers that may alias anything, so fields read through j would be
+ * reloaded after every store. */
 typedef struct {
-    __mmask16 km;
-    __m512i off, zpw;
-    __m512d dm_lo, dm_hi;                            /* double path */
-    __m512i mult, mult_o, sh_e, sh_o, half_e, half_o; /* integer path */
-    __m512 fscale, fbias;
-} colc;
-
-QB_AI void column_constants(const qb_qgemm_job *j, int64_t nc, int nv, colc *c)
-{
-    const qb_requant *rq = j->rq;
-    *c = (colc){0};
-    c->km = nv >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1);
-    c->off = _mm512_maskz_loadu_epi32(c->km, j->off + nc);
-    c->zpw = j->rowsum ? _mm512_maskz_loadu_epi32(c->km, j->w->zp + nc) : _mm512_setzero_si512();
-    if (rq->type == QB_OUT_F32) {
-        c->fscale = _mm512_maskz_loadu_ps(c->km, rq->scale + nc);
-        c->fbias = rq->fbias ? _mm512_maskz_loadu_ps(c->km, rq->fbias + nc) : _mm512_setzero_ps();
-    } else if (rq->type != QB_OUT_S32 && j->dmult) {
-        c->dm_lo = _mm512_maskz_loadu_pd((__mmask8)c->km, j->dmult + nc);
-        c->dm_hi = _mm512_maskz_loadu_pd((__mmask8)(c->km >> 8), j->dmult + nc + 8);
-    } else if (rq->type != QB_OUT_S32) {
-        const __m512i one = _mm512_set1_epi64(1);
-        c->mult = _mm512_maskz_loadu_epi32(c->km, rq->mult + nc);
-        __m512i sh = _mm512_mask_loadu_epi32(_mm512_set1_epi32(1), c->km, rq->rshift + nc);
-        c->mult_o = _mm512_srli_epi64(c->mult, 32);
-        c->sh_e = _mm512_and_si512(sh, _mm512_set1_epi64(0xffffffff));
-        c->sh_o = _mm512_srli_epi64(sh, 32);
-        c->half_e = _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(c->sh_e, one)), one);
-        c->half_o = _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(c->sh_o, one)), one);
-    }
-}
-
-/* round_half_even(acc * mult / 2^rshift), clamped to [lo, hi] - zp, in
- * 64-bit lanes: the definition itself (any shift). */
-QB_AI __m512i requant_int(const colc *c, __m512i acc, __m512i lo, __m512i hi)
-{
-    const __m512i one = _mm512_set1_epi64(1);
-    __m512i pe = _mm512_mul_epi32(acc, c->mult);
-    __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), c->mult_o);
-    pe = _mm512_srav_epi64(_mm512_add_epi64(_mm512_add_epi64(pe, c->half_e),
-                                            _mm512_and_si512(_mm512_srav_epi64(pe, c->sh_e), one)), c->sh_e);
-    po = _mm512_srav_epi64(_mm512_add_epi64(_mm512_add_epi64(po, c->half_o),
-                                            _mm512_and_si512(_mm512_srav_epi64(po, c->sh_o), one)), c->sh_o);
-    pe = _mm512_max_epi64(_mm512_min_epi64(pe, hi), lo);
-    po = _mm512_max_epi64(_mm512_min_epi64(po, hi), lo);
-    return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
-}
-
-/* The same through doubles (exact for rshift <= 43, see kernel_impl.h):
- * about half the instructions. lo and hi are the clamp minus the zero
- * point, which is added after rounding (adding an odd zero point before
- * would move ties). */
-QB_AI __m512i requant_double(const colc *c, __m512i acc, __m512d lo, __m512d hi)
-{
-    __m512d d0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(acc));
-    __m512d d1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1));
-    d0 = _mm512_min_pd(_mm512_max_pd(_mm512_mul_pd(d0, c->dm_lo), lo), hi);
-    d1 = _mm512_min_pd(_mm512_max_pd(_mm512_mul_pd(d1, c->dm_hi), lo), hi);
-    __m256i i0 = _mm512_cvt_roundpd_epi32(d0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256i i1 = _mm512_cvt_roundpd_epi32(d1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    return _mm512_inserti64x4(_mm512_zextsi256_si512(i0), i1, 1);
-}
-
-/* What the epilogue needs from the job, copied into locals once per tile:
- * the output stores go through byte pointers that may alias anything, so
- * fields read through j would be reloaded after every store. */
-typedef struct {
-    qb_out_type type;
-    int use_double, small, sat, relu; /* sat: the clamp is the type's full range (lo may be raised for u8) */
-    const int32_t *rowsum;
+    int mode, relu, sat, u8;
+    const int32_t *rowsum, *wzp;
     char *c;
     int64_t ldc;
-    __m512d lo_d, hi_d; /* clamp minus the zero point */
-    __m512i zp, lo64, hi64, lo, hi;
+    int32_t zp, lo, hi;
 } epi;
 
 QB_AI epi epi_of(const qb_qgemm_job *j)
 {
     const qb_requant *rq = j->rq;
-    int sat = (rq->type == QB_OUT_U8 && rq->hi == 255) || (rq->type == QB_OUT_S8 && rq->lo == -128 && rq->hi == 127);
-    epi e = {rq->type, j->dmult != NULL, j->dmult && j->dmult_small, sat, rq->relu, j->rowsum, (char *)j->c, j->ldc,
-             _mm512_set1_pd(rq->lo - rq->zp), _mm512_set1_pd(rq->hi - rq->zp),
-             _mm512_set1_epi32(rq->zp), _mm512_set1_epi64(rq->lo - rq->zp), _mm512_set1_epi64(rq->hi - rq->zp),
-             _mm512_set1_epi32(rq->lo), _mm512_set1_epi32(rq->hi)};
+    epi e = {EPI_S32, rq->relu, 0, rq->type == QB_OUT_U8, j->rowsum, j->rowsum ? j->w->zp : NULL,
+             (char *)j->c, j->ldc, rq->zp, rq->lo, rq->hi};
+    if (rq->type == QB_OUT_F32) e.mode = EPI_F32;
+    else if (rq->type == QB_OUT_U8 || rq->type == QB_OUT_S8)
+        e.mode = !j->dmult ? EPI_INT : j->dmult_small ? EPI_SMALL : EPI_DOUBLE;
+    e.sat = (rq->type == QB_OUT_U8 && rq->hi == 255) || (rq->type == QB_OUT_S8 && rq->lo == -128 && rq->hi == 127);
     return e;
 }
 
-/* The double path for multipliers <= 1/2, where the product always fits an
- * int32: round, add the zero point, and let the saturating narrowing store
- * do the clamp when it is the type's full range (fewer instructions). */
-QB_AI __m512i requant_double_small(const colc *c, __m512i acc)
+QB_AI __mmask16 lanes(int nv) { return nv >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1); }
+
+/* acc + bias/zero-point offsets, minus the weight zero point x row sum. */
+QB_AI __m512i offset(const epi *e, __m512i acc, __m512i off, __m512i zpw, int64_t m)
 {
-    __m512d d0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(acc));
-    __m512d d1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1));
-    __m256i i0 = _mm512_cvt_roundpd_epi32(_mm512_mul_pd(d0, c->dm_lo), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256i i1 = _mm512_cvt_roundpd_epi32(_mm512_mul_pd(d1, c->dm_hi), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    acc = _mm512_add_epi32(acc, off);
+    if (e->rowsum) acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(zpw, _mm512_set1_epi32(e->rowsum[m])));
+    return acc;
+}
+
+/* int32 -> doubles (two halves) times the per-channel multipliers. */
+QB_AI void scaled(__m512i acc, __m512d dm_lo, __m512d dm_hi, __m512d *d0, __m512d *d1)
+{
+    *d0 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(acc)), dm_lo);
+    *d1 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1)), dm_hi);
+}
+
+QB_AI __m512i rounded(__m512d d0, __m512d d1)
+{
+    __m256i i0 = _mm512_cvt_roundpd_epi32(d0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256i i1 = _mm512_cvt_roundpd_epi32(d1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     return _mm512_inserti64x4(_mm512_zextsi256_si512(i0), i1, 1);
 }
 
-/* Stores 16 channels of one row: offsets, zero-point correction, then the
- * output conversion. */
-QB_AI void store_vec(const epi *e, const colc *c, __m512i acc, int64_t m, int64_t nc)
+/* Codes (zero point added) clamped and stored as bytes. With multipliers up
+ * to 1/2 nothing overflowed, so a full-range clamp is the saturating store. */
+QB_AI void store_codes(const epi *e, __m512i r, int8_t *dst, __mmask16 km, int clamped)
 {
-    acc = _mm512_add_epi32(acc, c->off);
-    if (e->rowsum) acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(c->zpw, _mm512_set1_epi32(e->rowsum[m])));
-    int64_t idx = m * e->ldc + nc;
-    switch (e->type) {
-    case QB_OUT_S32: _mm512_mask_storeu_epi32((int32_t *)e->c + idx, c->km, acc); return;
-    case QB_OUT_F32: {
-        __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), c->fscale, c->fbias);
-        if (e->relu) y = _mm512_max_ps(y, _mm512_setzero_ps()); /* -0 and NaN give +0, as the reference */
-        _mm512_mask_storeu_ps((float *)e->c + idx, c->km, y);
+    const __m512i lo = _mm512_set1_epi32(e->lo), hi = _mm512_set1_epi32(e->hi);
+    if (!clamped && e->sat) {
+        if (e->u8) _mm512_mask_cvtusepi32_storeu_epi8(dst, km, _mm512_max_epi32(r, lo));
+        else _mm512_mask_cvtsepi32_storeu_epi8(dst, km, r);
         return;
     }
-    default: break;
-    }
-    __m512i r;
-    if (e->small) {
-        r = _mm512_add_epi32(requant_double_small(c, acc), e->zp);
-        if (e->type == QB_OUT_U8) {
-            r = _mm512_max_epi32(r, e->lo); /* then >= 0: the unsigned saturation clamps the top */
-            if (e->sat) {
-                _mm512_mask_cvtusepi32_storeu_epi8((int8_t *)e->c + idx, c->km, r);
-                return;
-            }
-            r = _mm512_min_epi32(r, e->hi);
-        } else if (e->sat) {
-            _mm512_mask_cvtsepi32_storeu_epi8((int8_t *)e->c + idx, c->km, r);
-            return;
-        } else {
-            r = _mm512_min_epi32(_mm512_max_epi32(r, e->lo), e->hi);
-        }
-        _mm512_mask_cvtepi32_storeu_epi8((int8_t *)e->c + idx, c->km, r);
-        return;
-    }
-    if (e->use_double)
-        r = requant_double(c, acc, e->lo_d, e->hi_d);
-    else
-        r = requant_int(c, acc, e->lo64, e->hi64);
-    r = _mm512_add_epi32(r, e->zp);
-    _mm512_mask_cvtepi32_storeu_epi8((int8_t *)e->c + idx, c->km, r);
+    if (!clamped) r = _mm512_min_epi32(_mm512_max_epi32(r, lo), hi);
+    _mm512_mask_cvtepi32_storeu_epi8(dst, km, r);
+}
+
+/* round_half_even(acc * mult / 2^rshift), clamped to [lo, hi] - zp, in
+ * 64-bit lanes: the definition itself (any shift). */
+QB_AI __m512i requant_int(__m512i acc, __m512i mult, __m512i mult_o, __m512i sh_e, __m512i sh_o,
+                          __m512i half_e, __m512i half_o, __m512i lo, __m512i hi)
+{
+    const __m512i one = _mm512_set1_epi64(1);
+    __m512i pe = _mm512_mul_epi32(acc, mult);
+    __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), mult_o);
+    pe = _mm512_srav_epi64(_mm512_add_epi64(_mm512_add_epi64(pe, half_e),
+                                            _mm512_and_si512(_mm512_srav_epi64(pe, sh_e), one)), sh_e);
+    po = _mm512_srav_epi64(_mm512_add_epi64(_mm512_add_epi64(po, half_o),
+                                            _mm512_and_si512(_mm512_srav_epi64(po, sh_o), one)), sh_o);
+    pe = _mm512_max_epi64(_mm512_min_epi64(pe, hi), lo);
+    po = _mm512_max_epi64(_mm512_min_epi64(po, hi), lo);
+    return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
 }
 
 QB_AI void epilogue(const qb_qgemm_job *j, __m512i acc[MR_MAX][4], int64_t m0, int mvalid,
                     int64_t n0, int nvalid, const int MR, const int NR)
 {
     const epi e = epi_of(j);
+    const qb_requant *rq = j->rq;
 #pragma GCC unroll 4
     for (int c = 0; c < NR; c++) {
         int nv = nvalid - 16 * c;
         if (nv <= 0) break;
-        colc cc;
-        column_constants(j, n0 + 16 * c, nv, &cc);
+        int64_t nc = n0 + 16 * c;
+        __mmask16 km = lanes(nv);
+        __m512i off = _mm512_maskz_loadu_epi32(km, j->off + nc);
+        __m512i zpw = e.wzp ? _mm512_maskz_loadu_epi32(km, e.wzp + nc) : _mm512_setzero_si512();
+        if (e.mode == EPI_S32) {
 #pragma GCC unroll 8
-        for (int r = 0; r < MR; r++)
-            if (r < mvalid) store_vec(&e, &cc, acc[r][c], m0 + r, n0 + 16 * c);
+            for (int r = 0; r < MR; r++)
+                if (r < mvalid)
+                    _mm512_mask_storeu_epi32((int32_t *)e.c + (m0 + r) * e.ldc + nc, km,
+                                             offset(&e, acc[r][c], off, zpw, m0 + r));
+        } else if (e.mode == EPI_F32) {
+            __m512 scale = _mm512_maskz_loadu_ps(km, rq->scale + nc);
+            __m512 bias = rq->fbias ? _mm512_maskz_loadu_ps(km, rq->fbias + nc) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++)
+                if (r < mvalid) {
+                    __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(offset(&e, acc[r][c], off, zpw, m0 + r)), scale, bias);
+                    if (e.relu) y = _mm512_max_ps(y, _mm512_setzero_ps()); /* -0 and NaN give +0, as the reference */
+                    _mm512_mask_storeu_ps((float *)e.c + (m0 + r) * e.ldc + nc, km, y);
+                }
+        } else if (e.mode == EPI_SMALL || e.mode == EPI_DOUBLE) {
+            __m512d dm_lo = _mm512_maskz_loadu_pd((__mmask8)km, j->dmult + nc);
+            __m512d dm_hi = _mm512_maskz_loadu_pd((__mmask8)(km >> 8), j->dmult + nc + 8);
+            const __m512d lo = _mm512_set1_pd(e.lo - e.zp), hi = _mm512_set1_pd(e.hi - e.zp);
+            const __m512i zp = _mm512_set1_epi32(e.zp);
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++)
+                if (r < mvalid) {
+                    __m512d d0, d1;
+                    scaled(offset(&e, acc[r][c], off, zpw, m0 + r), dm_lo, dm_hi, &d0, &d1);
+                    if (e.mode == EPI_DOUBLE) { /* multipliers above 1/2: clamp before converting */
+                        d0 = _mm512_min_pd(_mm512_max_pd(d0, lo), hi);
+                        d1 = _mm512_min_pd(_mm512_max_pd(d1, lo), hi);
+                    }
+                    store_codes(&e, _mm512_add_epi32(rounded(d0, d1), zp), (int8_t *)e.c + (m0 + r) * e.ldc + nc, km,
+                                e.mode == EPI_DOUBLE);
+                }
+        } else {
+            const __m512i one = _mm512_set1_epi64(1);
+            __m512i mult = _mm512_maskz_loadu_epi32(km, rq->mult + nc);
+            __m512i sh = _mm512_mask_loadu_epi32(_mm512_set1_epi32(1), km, rq->rshift + nc);
+            __m512i mult_o = _mm512_srli_epi64(mult, 32);
+            __m512i sh_e = _mm512_and_si512(sh, _mm512_set1_epi64(0xffffffff)), sh_o = _mm512_srli_epi64(sh, 32);
+            __m512i half_e = _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(sh_e, one)), one);
+            __m512i half_o = _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(sh_o, one)), one);
+            const __m512i lo = _mm512_set1_epi64(e.lo - e.zp), hi = _mm512_set1_epi64(e.hi - e.zp);
+            const __m512i zp = _mm512_set1_epi32(e.zp);
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++)
+                if (r < mvalid) {
+                    __m512i v = requant_int(offset(&e, acc[r][c], off, zpw, m0 + r), mult, mult_o, sh_e, sh_o, half_e,
+                                            half_o, lo, hi);
+                    store_codes(&e, _mm512_add_epi32(v, zp), (int8_t *)e.c + (m0 + r) * e.ldc + nc, km, 1);
+                }
+        }
     }
 }
 
