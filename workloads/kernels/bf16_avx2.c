@@ -24,8 +24,11 @@ static void tile(const qb_bf16_job *j, int64_t m0, int mvalid, const uint16_t *w
         __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16)), o1 = _mm256_castsi256_ps(_mm256_and_si256(v1, hi_mask));
 #pragma GCC unroll 4
         for (int r = 0; r < MR; r++) {
-            __m256 a0 = _mm256_set1_ps(qb_bf16_to_f32(ar[r][2 * t]));
-            __m256 a1 = _mm256_set1_ps(qb_bf16_to_f32(ar[r][2 * t + 1]));
+            /* the pair as one 32-bit word: the high bf16 is already an fp32 once
+             * the low half is masked off; the low one moves up 16 bits */
+            __m256i pair = _mm256_set1_epi32(qb_ld32(ar[r] + 2 * t));
+            __m256 a0 = _mm256_castsi256_ps(_mm256_slli_epi32(pair, 16));
+            __m256 a1 = _mm256_castsi256_ps(_mm256_and_si256(pair, hi_mask));
             acc[r][0] = _mm256_fmadd_ps(a1, o0, _mm256_fmadd_ps(a0, e0, acc[r][0]));
             acc[r][1] = _mm256_fmadd_ps(a1, o1, _mm256_fmadd_ps(a0, e1, acc[r][1]));
         }
