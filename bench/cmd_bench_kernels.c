@@ -26,7 +26,6 @@ typedef struct {
 typedef struct {
     row rows[MAX_ROWS];
     int n;
-    double dram[8]; /* read bandwidth by thread count */
     char names[8][32]; /* model row names */
 } table;
 
@@ -306,31 +305,20 @@ int qb_cmd_bench_kernels(int argc, char **argv)
         }
         kb_env env = {be, pool, threads[ti], min_time};
         if (!no_memory) {
-            double bw;
-            row *r = add_row(t);
-            if ((st = kb_dram_read(&env, &bw))) {
+            double bw, gbs;
+            row *r = add_row(t), *g = add_row(t);
+            if (!r || !g) break;
+            kb_result gemv;
+            if ((st = kb_memory(&env, 4096, 4096, &bw, &gbs, &gemv))) {
                 rc = qb_cmd_fail(cmd, st);
-            } else if (r) {
-                r->name = "dram-read";
-                r->impl = "memory";
-                r->dtype = "";
-                r->threads = threads[ti];
-                r->gbps = bw * 1e-9;
-                snprintf(r->r.detail, sizeof r->r.detail, "sum of a buffer 4x the last-level cache");
-                t->dram[ti] = bw;
-                double gbs;
-                row *g = add_row(t);
-                if (!rc && g && !(st = kb_q4_gemv_cold(&env, 4096, 4096, &gbs, &g->r))) {
-                    g->name = "q4-gemv-4096x4096";
-                    g->impl = "qbench-int4";
-                    g->dtype = "int4";
-                    g->threads = threads[ti];
-                    g->gbps = gbs * 1e-9;
-                    g->vs_dram = gbs / bw;
-                } else if (st) {
-                    rc = qb_cmd_fail(cmd, st);
-                }
+                break;
             }
+            *r = (row){.name = "dram-read", .kind = "memory", .impl = "memory", .dtype = "", .threads = threads[ti],
+                       .gbps = bw * 1e-9};
+            snprintf(r->r.detail, sizeof r->r.detail, "sum of a buffer 4x the last-level cache, 4 streams a thread");
+            r->r.seconds = 0;
+            *g = (row){.name = "q4-gemv-4096x4096", .kind = "memory", .impl = "qbench-int4", .dtype = "int4",
+                       .threads = threads[ti], .r = gemv, .gbps = gbs * 1e-9, .vs_dram = gbs / bw};
         }
         for (int si = 0; si < kb_shape_count() && !rc; si++) {
             const kb_shape *s = kb_shape_at(si);

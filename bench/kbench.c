@@ -288,34 +288,6 @@ int kb_impl_applies(const kb_impl *im, const kb_shape *s) { return s->kind == KB
 
 #define MAX_SAMPLES 15
 
-/* Median seconds per call: warm up, size samples to at least 2 ms, time. */
-static qb_status time_calls(qb_status (*call)(kb_state *), kb_state *st, double min_time, double *secs,
-                            int *reps)
-{
-    qb_status s;
-    double t0 = now(), t;
-    int calls = 0;
-    do {
-        if ((s = call(st))) return s;
-        calls++;
-        t = now() - t0;
-    } while (t < min_time / 4 || calls < 2);
-    double per = t / calls;
-    int inner = per >= 0.002 ? 1 : (int)(0.002 / per) + 1;
-    int samples = (int)(min_time / (per * inner));
-    samples = samples < 5 ? 5 : samples > MAX_SAMPLES ? MAX_SAMPLES : samples;
-    double ts[MAX_SAMPLES];
-    for (int i = 0; i < samples; i++) {
-        t0 = now();
-        for (int j = 0; j < inner; j++)
-            if ((s = call(st))) return s;
-        ts[i] = (now() - t0) / inner;
-    }
-    *secs = qb_median(ts, (size_t)samples);
-    *reps = samples;
-    return QB_OK;
-}
-
 /* Per-call time of each implementation, with samples interleaved across
  * implementations (round after round) so that load from other processes
  * and frequency changes hit all of them alike. Each sample runs enough
@@ -387,9 +359,14 @@ static size_t beyond_cache_bytes(void)
     return 4 * l3 > (96u << 20) ? 4 * l3 : (96u << 20);
 }
 
+/* The read probe: each thread sums its share of the buffer as 4
+ * interleaved streams of 64-byte lines (more lines in flight than one
+ * stream), with 16-byte vector loads. */
+typedef uint64_t v2u __attribute__((vector_size(16)));
+
 struct sum_ctx {
-    const uint64_t *p;
-    int64_t words;
+    const uint8_t *p;
+    size_t bytes;
     uint64_t sums[64];
 };
 
@@ -397,45 +374,24 @@ static void sum_task(void *c, int tid, int nt)
 {
     struct sum_ctx *s = c;
     int64_t b, e;
-    qb_split_range(s->words / 8, tid, nt, &b, &e);
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-    for (const uint64_t *p = s->p + 8 * b, *end = s->p + 8 * e; p < end; p += 8) {
-        a0 += p[0], a1 += p[1], a2 += p[2], a3 += p[3];
-        a4 += p[4], a5 += p[5], a6 += p[6], a7 += p[7];
+    qb_split_range((int64_t)(s->bytes / 256), tid, nt, &b, &e);
+    size_t per = (size_t)(e - b) * 64; /* each of 4 streams */
+    const uint8_t *base = s->p + (size_t)b * 256;
+    v2u a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (size_t off = 0; off < per; off += 64) {
+        const v2u *p0 = (const v2u *)(base + off), *p1 = (const v2u *)(base + per + off);
+        const v2u *p2 = (const v2u *)(base + 2 * per + off), *p3 = (const v2u *)(base + 3 * per + off);
+        a0 += p0[0] + p0[1] + p0[2] + p0[3];
+        a1 += p1[0] + p1[1] + p1[2] + p1[3];
+        a2 += p2[0] + p2[1] + p2[2] + p2[3];
+        a3 += p3[0] + p3[1] + p3[2] + p3[3];
     }
-    s->sums[tid % 64] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+    v2u t = a0 + a1 + a2 + a3;
+    s->sums[tid % 64] = t[0] + t[1];
 }
 
-struct bw_call {
-    struct sum_ctx ctx;
-    qb_pool *pool;
-};
-
-static qb_status bw_call(kb_state *st)
-{
-    struct bw_call *c = (struct bw_call *)st->y;
-    if (c->pool) qb_pool_run(c->pool, sum_task, &c->ctx);
-    else sum_task(&c->ctx, 0, 1);
-    return QB_OK;
-}
-
-qb_status kb_dram_read(const kb_env *env, double *bytes_per_s)
-{
-    size_t bytes = beyond_cache_bytes() * 2;
-    uint64_t *buf = qb_aligned_alloc(bytes, 1);
-    if (!buf) return QB_ERR_NOMEM;
-    memset(buf, 1, bytes); /* touch every page before timing */
-    struct bw_call c = {{buf, (int64_t)(bytes / 8), {0}}, env->pool};
-    kb_state st = {.y = &c};
-    double secs;
-    int reps;
-    qb_status s = time_calls(bw_call, &st, env->min_time, &secs, &reps);
-    free(buf);
-    if (s) return s;
-    *bytes_per_s = (double)bytes / secs;
-    return QB_OK;
-}
-
+/* A batch-1 4-bit dense layer whose weights rotate through enough copies
+ * that every call reads them from DRAM. */
 struct gemv_cold {
     qb_q4weights *copies;
     int ncopies, next;
@@ -444,28 +400,30 @@ struct gemv_cold {
     qb_scratch scratch;
 };
 
-static qb_status gemv_call(kb_state *st)
+static qb_status gemv_call(struct gemv_cold *g)
 {
-    struct gemv_cold *g = (struct gemv_cold *)st->y;
     qb_q4weights *w = &g->copies[g->next];
     g->next = (g->next + 1) % g->ncopies;
     return qb_q4_gemm(g->env->be, g->env->pool, 1, g->x, w->k, w, NULL, g->y, w->n, &g->scratch);
 }
 
-qb_status kb_q4_gemv_cold(const kb_env *env, int64_t n, int64_t k, double *bytes_per_s, kb_result *out)
+qb_status kb_memory(const kb_env *env, int64_t n, int64_t k, double *dram_bytes_per_s, double *gemv_bytes_per_s,
+                    kb_result *out)
 {
     memset(out, 0, sizeof *out);
     qb_rng r;
     qb_rng_seed(&r, 77);
     int64_t groups = (k + Q4_GROUP - 1) / Q4_GROUP;
-    uint8_t *codes = qb_malloc((size_t)(n * k), 1);
+    size_t bytes = beyond_cache_bytes() * 2;
+    uint8_t *codes = qb_malloc((size_t)(n * k), 1), *buf = qb_aligned_alloc(bytes, 1);
     float *scales = qb_malloc((size_t)(n * groups), 4);
     struct gemv_cold g = {0};
     g.env = env;
     g.x = random_floats(&r, k);
     g.y = qb_aligned_alloc((size_t)n, 4);
     qb_status s = QB_ERR_NOMEM;
-    if (!codes || !scales || !g.x || !g.y) goto done;
+    if (!codes || !scales || !g.x || !g.y || !buf) goto done;
+    memset(buf, 1, bytes); /* touch every page before timing */
     for (int64_t i = 0; i < n * k; i++) codes[i] = (uint8_t)qb_rng_below(&r, 16);
     for (int64_t i = 0; i < n * groups; i++) scales[i] = 0.01f + qb_rng_uniform(&r);
     size_t one = (size_t)(n * k / 2 + n * groups * 4);
@@ -473,15 +431,38 @@ qb_status kb_q4_gemv_cold(const kb_env *env, int64_t n, int64_t k, double *bytes
     if (!(g.copies = qb_calloc((size_t)g.ncopies, sizeof *g.copies))) goto done;
     for (int i = 0; i < g.ncopies; i++)
         if ((s = qb_q4weights_pack(&g.copies[i], n, k, Q4_GROUP, codes, scales, NULL))) goto done;
-    kb_state st = {.y = &g};
-    if ((s = time_calls(gemv_call, &st, env->min_time, &out->seconds, &out->reps))) goto done;
+    /* rounds of one probe pass and as many layer calls as read the same
+     * bytes, so both see the same memory traffic from other processes */
+    struct sum_ctx sc = {buf, bytes, {0}};
+    int calls = (int)(bytes / one) + 1;
+    double tp[MAX_SAMPLES], tg[MAX_SAMPLES];
+    int rounds = 0;
+    double t_end = now() + 4 * env->min_time;
+    for (int warm = 1; rounds < MAX_SAMPLES && (warm || rounds < 5 || now() < t_end);) {
+        double t0 = now();
+        if (env->pool) qb_pool_run(env->pool, sum_task, &sc);
+        else sum_task(&sc, 0, 1);
+        double t1 = now();
+        for (int i = 0; i < calls; i++)
+            if ((s = gemv_call(&g))) goto done;
+        double t2 = now();
+        if (warm) {
+            warm = 0;
+            continue;
+        }
+        tp[rounds] = t1 - t0;
+        tg[rounds++] = (t2 - t1) / calls;
+    }
+    out->seconds = qb_median(tg, (size_t)rounds);
+    out->reps = rounds;
     out->weight_bytes = g.copies[0].bytes;
     out->gops = 2.0 * (double)n * (double)k / out->seconds * 1e-9;
     snprintf(out->detail, sizeof out->detail, "%s, %d weight copies", env->be->name, g.ncopies);
-    *bytes_per_s = (double)g.copies[0].bytes / out->seconds;
+    *gemv_bytes_per_s = (double)g.copies[0].bytes / out->seconds;
+    *dram_bytes_per_s = (double)bytes / qb_median(tp, (size_t)rounds);
 done:
     for (int i = 0; g.copies && i < g.ncopies; i++) qb_q4weights_free(&g.copies[i]);
-    free(g.copies), free(g.x), free(g.y), free(codes), free(scales);
+    free(g.copies), free(g.x), free(g.y), free(codes), free(scales), free(buf);
     qb_scratch_free(&g.scratch);
     return s;
 }

@@ -59,14 +59,13 @@ typedef struct {
 qb_status kb_measure_shape(const kb_impl *const *ims, int n, const kb_shape *s, const kb_env *env,
                            kb_result *out);
 
-/* Single-stream read bandwidth of main memory on `threads` threads (bytes/s),
- * from summing a buffer several times larger than the last-level cache. */
-qb_status kb_dram_read(const kb_env *env, double *bytes_per_s);
-
-/* A batch-1 4-bit dense layer n x k (group 32) whose weights come from DRAM:
- * enough copies rotate to defeat the caches. Returns bytes read (weights and
- * scales) per second and the median time per call. */
-qb_status kb_q4_gemv_cold(const kb_env *env, int64_t n, int64_t k, double *bytes_per_s, kb_result *out);
+/* Memory: read bandwidth of main memory on env's threads (a buffer several
+ * times the last-level cache, summed as 4 streams per thread), and a
+ * batch-1 4-bit dense layer n x k (group 32) whose weights rotate through
+ * enough copies to come from DRAM, sampled in alternation with the read
+ * probe. *gemv_bytes_per_s counts the layer's weight and scale bytes. */
+qb_status kb_memory(const kb_env *env, int64_t n, int64_t k, double *dram_bytes_per_s, double *gemv_bytes_per_s,
+                    kb_result *gemv);
 
 /* A built-in model (mlp, lenet, resnet) end to end at `batch` images: the
  * fp32 engine and the int8 integer executor, interleaved; gops counts the

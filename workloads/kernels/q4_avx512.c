@@ -87,8 +87,69 @@ TILE_FN(2)
 TILE_FN(4)
 TILE_FN(8)
 
+/* One row (a GEMV) against NB blocks of 16 channels at once: NB weight
+ * streams in flight from DRAM instead of one, and each broadcast
+ * activation word serves NB blocks. Same arithmetic order as tile(). */
+#define NB 4
+static void gemv_tile(const qb_q4_job *j, int64_t m, int64_t blk, int nblk, int64_t n1)
+{
+    const qb_q4weights *w = j->w;
+    const int64_t G = w->group, groups = w->kp / G;
+    const size_t gbytes = (size_t)G * 8 + 64;
+    const uint8_t *gp[NB];
+    const uint8_t *zp[NB];
+    for (int b = 0; b < NB; b++) {
+        int64_t bb = blk + (b < nblk ? b : nblk - 1);
+        gp[b] = w->data + (size_t)(bb * groups) * gbytes;
+        zp[b] = w->zp ? w->zp + bb * groups * QB_Q4_BLOCK : NULL;
+    }
+    const int8_t *a = j->a + m * j->lda;
+    const int32_t *gs = j->a_gsum + m * groups;
+    __m512 facc[NB];
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; b++) facc[b] = _mm512_setzero_ps();
+    const __m512i m15 = _mm512_set1_epi8(15);
+    for (int64_t g = 0; g < groups; g++) {
+        __m512i ilo[NB], ihi[NB];
+#pragma GCC unroll 4
+        for (int b = 0; b < NB; b++) ilo[b] = ihi[b] = _mm512_setzero_si512();
+        for (int64_t t = 0; t < G / 8; t++) {
+            __m512i al = _mm512_set1_epi32(qb_ld32(a + g * G + 8 * t)), ah = _mm512_set1_epi32(qb_ld32(a + g * G + 8 * t + 4));
+#pragma GCC unroll 4
+            for (int b = 0; b < NB; b++) {
+                __m512i v = _mm512_load_si512(gp[b] + 64 * t);
+                _mm_prefetch((const char *)((uintptr_t)gp[b] + 64 * (uintptr_t)t + 1024), _MM_HINT_T0);
+                ilo[b] = dpbusd(ilo[b], _mm512_and_si512(v, m15), al);
+                ihi[b] = dpbusd(ihi[b], _mm512_and_si512(_mm512_srli_epi16(v, 4), m15), ah);
+            }
+        }
+#pragma GCC unroll 4
+        for (int b = 0; b < NB; b++) {
+            __m512 scale = _mm512_load_ps((const float *)(gp[b] + G * 8));
+            __m512i corr = zp[b] ? _mm512_mullo_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zp[b] + g * QB_Q4_BLOCK))),
+                                                       _mm512_set1_epi32(gs[g]))
+                                 : _mm512_set1_epi32(8 * gs[g]);
+            __m512i d = _mm512_sub_epi32(_mm512_add_epi32(ilo[b], ihi[b]), corr);
+            facc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), scale, facc[b]);
+            gp[b] += gbytes;
+        }
+    }
+    for (int b = 0; b < nblk; b++) {
+        int64_t n0 = (blk + b) * QB_Q4_BLOCK;
+        int nv = (int)(n1 - n0 < 16 ? n1 - n0 : 16);
+        __mmask16 km = nv >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1);
+        __m512 bias = j->bias ? _mm512_maskz_loadu_ps(km, j->bias + n0) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(j->y + m * j->ldy + n0, km, _mm512_fmadd_ps(facc[b], _mm512_set1_ps(j->a_scale[m]), bias));
+    }
+}
+
 void qb_q4gemm_block_avx512(const qb_q4_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
+    if (m1 - m0 == 1) { /* batch 1: bandwidth bound, stream several blocks */
+        int64_t b0 = n0 / QB_Q4_BLOCK, b1 = (n1 + QB_Q4_BLOCK - 1) / QB_Q4_BLOCK;
+        for (int64_t b = b0; b < b1; b += NB) gemv_tile(j, m0, b, (int)(b1 - b < NB ? b1 - b : NB), n1);
+        return;
+    }
     const qb_q4weights *w = j->w;
     int64_t b0 = n0 / QB_Q4_BLOCK, b1 = (n1 + QB_Q4_BLOCK - 1) / QB_Q4_BLOCK;
     int64_t blk_bytes = (w->kp / w->group) * (w->group * 8 + 64);
