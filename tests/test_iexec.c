@@ -8,6 +8,8 @@
  *     except for a few images, each a near tie in the simulation's own
  *     logits (top-2 margin under 1% of their range), where such one-unit
  *     steps can tip the balance;
+ *   - the same on the trained reference models (workloads/models) and the
+ *     whole test set;
  *   - bad configurations fail with a message naming the layer. */
 #include "qb_test.h"
 
@@ -215,11 +217,20 @@ static void audit_layer(const qb_iexec *e, const qb_qmodel *q, int li, int nb, a
 
 /* ---- one architecture x config ------------------------------------------- */
 
+static void check_file(const char *path, const char *arch, const char *scheme, int wbits, int abits,
+                       const char *gran, const char *ascheme, int n_images);
+
 static void check(const char *arch, const char *scheme, int wbits, int abits, const char *gran,
                   const char *ascheme, int n_images)
 {
     char path[512];
     make_model(arch, path, sizeof path);
+    check_file(path, arch, scheme, wbits, abits, gran, ascheme, n_images);
+}
+
+static void check_file(const char *path, const char *arch, const char *scheme, int wbits, int abits,
+                       const char *gran, const char *ascheme, int n_images)
+{
     qb_fmnist d = small;
     d.test = qb_images_head(&data.test, n_images);
     qb_qeval *ev;
@@ -304,6 +315,27 @@ static void test_resnet(void **state)
     check("resnet", "ternary", 2, 8, "channel", NULL, 64);
 }
 
+/* The trained reference models in workloads/models, on the whole test set. */
+static void test_reference_models_whole_test_set(void **state)
+{
+    (void)state;
+    static const char *const archs[] = {"mlp", "lenet", "resnet"};
+    int found = 0;
+    for (size_t i = 0; i < QB_ARRAY_LEN(archs); i++) {
+        char path[1024];
+        qb_model_path(archs[i], path, sizeof path);
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            print_message("  %s: no trained model at %s yet\n", archs[i], path);
+            continue;
+        }
+        fclose(f);
+        found++;
+        check_file(path, archs[i], "uniform-sym", 8, 8, "channel", NULL, data.test.n);
+    }
+    assert_true(found > 0);
+}
+
 static void test_unsupported_configs(void **state)
 {
     (void)state;
@@ -338,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_mlp),
         cmocka_unit_test(test_lenet),
         cmocka_unit_test(test_resnet),
+        cmocka_unit_test(test_reference_models_whole_test_set),
         cmocka_unit_test(test_unsupported_configs),
     };
     qb_test_apply_filter();
