@@ -1,8 +1,36 @@
 /* Helpers the kernel drivers share: splitting work over the pool and
  * scratch memory (see kernel_impl.h). */
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include "backend.h"
 #include "kernel_impl.h"
+
+/* The test hook QBENCH_TEST_SLOWDOWN (see kernel_impl.h), read once. */
+static double slowdown = 1;
+static pthread_once_t slowdown_once = PTHREAD_ONCE_INIT;
+
+static void read_slowdown(void)
+{
+    const char *s = getenv("QBENCH_TEST_SLOWDOWN");
+    char *end;
+    if (!s || !*s) return;
+    double f = strtod(s, &end);
+    if (*end == '\0' && f > 1 && f <= 100) slowdown = f;
+}
+
+double qb_kernel_test_slowdown(void)
+{
+    pthread_once(&slowdown_once, read_slowdown);
+    return slowdown;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 struct blocks_ctx {
     int64_t m, n, row_block, n_unit;
@@ -26,10 +54,9 @@ static void blocks_task(void *p, int tid, int nt)
     }
 }
 
-void qb_run_blocks(qb_pool *pool, int64_t m, int64_t n, int64_t row_block, int64_t n_unit,
-                   int64_t macs, qb_range_fn fn, void *ctx)
+static void run_blocks(qb_pool *pool, int64_t m, int64_t n, int64_t row_block, int64_t n_unit,
+                       int64_t macs, qb_range_fn fn, void *ctx)
 {
-    if (m <= 0 || n <= 0) return;
     int nt = pool ? qb_pool_size(pool) : 1;
     if (nt == 1 || macs < QB_PARALLEL_MIN_MACS) {
         fn(ctx, 0, 0, m, 0, n);
@@ -38,6 +65,22 @@ void qb_run_blocks(qb_pool *pool, int64_t m, int64_t n, int64_t row_block, int64
     int64_t mtiles = (m + row_block - 1) / row_block, nunits = (n + n_unit - 1) / n_unit;
     struct blocks_ctx b = {m, n, row_block, n_unit, mtiles >= 2 * nt || nunits < nt, fn, ctx};
     qb_pool_run(pool, blocks_task, &b);
+}
+
+void qb_run_blocks(qb_pool *pool, int64_t m, int64_t n, int64_t row_block, int64_t n_unit,
+                   int64_t macs, qb_range_fn fn, void *ctx)
+{
+    if (m <= 0 || n <= 0) return;
+    double f = qb_kernel_test_slowdown();
+    if (f <= 1) {
+        run_blocks(pool, m, n, row_block, n_unit, macs, fn, ctx);
+        return;
+    }
+    double t0 = now_seconds();
+    run_blocks(pool, m, n, row_block, n_unit, macs, fn, ctx);
+    double end = now_seconds() + (f - 1) * (now_seconds() - t0);
+    while (now_seconds() < end) {
+    }
 }
 
 struct rows_ctx {

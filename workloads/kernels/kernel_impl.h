@@ -226,6 +226,14 @@ typedef void (*qb_rows_fn)(void *ctx, int tid, int64_t m0, int64_t m1);
  * macs decides whether the pool is worth using. */
 void qb_run_blocks(qb_pool *pool, int64_t m, int64_t n, int64_t row_block, int64_t n_unit,
                    int64_t macs, qb_range_fn fn, void *ctx);
+
+/* Test hook: QBENCH_TEST_SLOWDOWN=F (a number above 1, at most 100) makes
+ * every call of qb_run_blocks, hence every int8, ternary, 4-bit, binary
+ * and bf16 GEMM and convolution, take F times as long: the calling thread
+ * spins for (F - 1) times the call's time afterwards; results are
+ * unchanged. It exists to check that `qbench check` catches a slowdown
+ * (README, "qbench checks itself"). Unset, empty or unparsable: 1. */
+double qb_kernel_test_slowdown(void);
 /* Splits rows [0, m) over the pool (for per-row preparation passes). */
 void qb_run_rows(qb_pool *pool, int64_t m, int64_t work, qb_rows_fn fn, void *ctx);
 
