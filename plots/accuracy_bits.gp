@@ -18,7 +18,8 @@ do for [m = 1:words(panels)] {
     set title word(panels, m)
     set xrange [word(xlo, m) + 0 : word(xhi, m) + 0]
     set yrange [word(ylo, m) + 0 : word(yhi, m) + 0]
-    plot for [i = first:first + n - 1] "@NAME@.dat" index i using 1:2 with linespoints lw 2 pt 7 lc (word(colors, i + 1) + 0) title columnheader(1), for [b in "0.5 1 2"] real(b) with lines dt 3 lc rgb "#888888" notitle
+    plot for [i = first:first + n - 1] "@NAME@.dat" index i using 1:2 with linespoints lw 2 pt 7 lc (word(colors, i + 1) + 0) title columnheader(1), \
+         for [b in "0.5 1 2"] real(b) with lines dt 3 lc rgb "#888888" notitle
     first = first + n
 }
 unset multiplot

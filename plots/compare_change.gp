@@ -10,4 +10,6 @@ set xrange [0:@NCELLS@ + 1]
 set style fill solid 0.8
 set boxwidth 0.8
 set offsets 0, 0, graph 0.08, graph 0.08
-plot for [k = 1:words(series)] "@NAME@.dat" index (word(series, k) + 0) using 1:2 with boxes lc rgb word(colors, k) title columnheader(1), @THRESH@ with lines dt 2 lc rgb "#555555" notitle, -@THRESH@ with lines dt 2 lc rgb "#555555" notitle
+plot for [k = 1:words(series)] "@NAME@.dat" index (word(series, k) + 0) using 1:2 with boxes lc rgb word(colors, k) title columnheader(1), \
+     @THRESH@ with lines dt 2 lc rgb "#555555" notitle, \
+     -@THRESH@ with lines dt 2 lc rgb "#555555" notitle

@@ -15,6 +15,7 @@ do for [m = 1:words(panels)] {
     set xrange [word(xlo, m) + 0 : word(xhi, m) + 0]
     eval sprintf("set xtics (%s)", word(xtics, m))
     set yrange [word(ylo, m) + 0 : word(yhi, m) + 0]
-    plot "@NAME@.dat" index (2 * m - 2) using 1:2 with points pt 6 ps 1.6 lc rgb "#777777" title columnheader(1), "" index (2 * m - 1) using 1:2 with points pt 7 ps 1.0 lc rgb "#c0392b" title columnheader(1)
+    plot "@NAME@.dat" index (2 * m - 2) using 1:2 with points pt 6 ps 1.6 lc rgb "#777777" title columnheader(1), \
+         "" index (2 * m - 1) using 1:2 with points pt 7 ps 1.0 lc rgb "#c0392b" title columnheader(1)
 }
 unset multiplot

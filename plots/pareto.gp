@@ -20,7 +20,9 @@ do for [m = 1:words(panels)] {
     set xrange [word(xlo, m) + 0 : word(xhi, m) + 0]
     eval sprintf("set xtics (%s)", word(xtics, m))
     set yrange [word(ylo, m) + 0 : word(yhi, m) + 0]
-    plot for [i = first:front - 1] "@NAME@.dat" index i using 1:2 with points pt 7 ps 1.3 lc (word(colors, i + 1) + 0) title columnheader(1), "@NAME@.dat" index front using 1:2 with steps dt 2 lw 1.5 lc rgb "black" title "Pareto front", "" index front using 1:2:3 with labels left offset 0.7,0.5 font ",8" notitle
+    plot for [i = first:front - 1] "@NAME@.dat" index i using 1:2 with points pt 7 ps 1.3 lc (word(colors, i + 1) + 0) title columnheader(1), \
+         "@NAME@.dat" index front using 1:2 with steps dt 2 lw 1.5 lc rgb "black" title "Pareto front", \
+         "" index front using 1:2:3 with labels left offset 0.7,0.5 font ",8" notitle
     first = first + n
 }
 unset multiplot

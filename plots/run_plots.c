@@ -266,6 +266,9 @@ static qb_status plot_accuracy_bits(const qb_run *run, const qb_model_ref *m, si
 
 typedef enum { BY_LATENCY, BY_SIZE } pareto_axis;
 
+/* Accuracy points shown below the best configuration of a panel. */
+#define PARETO_SPAN_PP 20.0
+
 static double pareto_x(const qb_result *r, pareto_axis axis)
 {
     return axis == BY_LATENCY ? r->latency_ms_median : r->size_bytes / 1024;
@@ -286,6 +289,7 @@ static qb_status plot_pareto(const qb_run *run, const qb_model_ref *m, size_t nm
     double *x = qb_calloc(run->n_results + 1, sizeof *x), *y = qb_calloc(run->n_results + 1, sizeof *y);
     size_t *front = qb_calloc(run->n_results + 1, sizeof *front);
     strlist all = {0}; /* every scheme in file order, for colours */
+    int clipped = 0;
     if (!pts || !x || !y || !front) {
         s = QB_ERR_NOMEM;
         goto done;
@@ -327,6 +331,12 @@ static qb_status plot_pareto(const qb_run *run, const qb_model_ref *m, size_t nm
         }
         char title[160];
         snprintf(title, sizeof title, "%s (%s, %s)", m[k].model, m[k].placement, m[k].scenario);
+        /* The trade-off is near the top: configurations far below the best
+         * would squeeze it into a sliver, so the frame stops there. */
+        if (pan.y1 - pan.y0 > PARETO_SPAN_PP) {
+            pan.y0 = pan.y1 - PARETO_SPAN_PP;
+            clipped = 1;
+        }
         qb_panels_add(&pan, title, (int)schemes.n + 1);
         strlist_free(&schemes);
     }
@@ -338,15 +348,18 @@ static qb_status plot_pareto(const qb_run *run, const qb_model_ref *m, size_t nm
     qb_plot_set(&p, "BETTER", axis == BY_LATENCY ? "faster" : "smaller");
     qb_plot_set(&p, "XLABEL", axis == BY_LATENCY ? "median latency per repetition (ms, log scale)"
                                                  : "model size (KiB, log scale)");
+    char caption[400];
+    snprintf(caption, sizeof caption, "%s%s",
+             axis == BY_LATENCY
+                 ? "Accuracy against median latency on each model's reference placement; the "
+                   "dashed staircase is the Pareto front (no other configuration is both "
+                   "faster and more accurate), its points labelled."
+                 : "Accuracy against model size; the dashed staircase is the Pareto front (no "
+                   "other configuration is both smaller and more accurate), its points "
+                   "labelled.",
+             clipped ? " Configurations more than 20 pp below the best are below the frame." : "");
     s = finish(&p, &pan, axis == BY_LATENCY ? "Accuracy vs latency" : "Accuracy vs model size",
-               list,
-               axis == BY_LATENCY
-                   ? "Accuracy against median latency on each model's reference placement; the "
-                     "dashed staircase is the Pareto front (no other configuration is both "
-                     "faster and more accurate), its points labelled."
-                   : "Accuracy against model size; the dashed staircase is the Pareto front (no "
-                     "other configuration is both smaller and more accurate), its points "
-                     "labelled.");
+               list, caption);
 done:
     strlist_free(&all);
     free(pts);

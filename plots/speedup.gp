@@ -14,7 +14,8 @@ do for [m = 1:words(panels)] {
     n = word(blocks, m) + 0
     set title word(panels, m)
     set yrange [word(ylo, m) + 0 : word(yhi, m) + 0]
-    plot for [i = first:first + n - 1] "@NAME@.dat" index i using 1:2:xtic(3) with linespoints lw 2 pt 7 lc (word(colors, i + 1) + 0) title columnheader(1), 1 with lines dt 2 lc rgb "#888888" notitle
+    plot for [i = first:first + n - 1] "@NAME@.dat" index i using 1:2:xtic(3) with linespoints lw 2 pt 7 lc (word(colors, i + 1) + 0) title columnheader(1), \
+         1 with lines dt 2 lc rgb "#888888" notitle
     first = first + n
 }
 unset multiplot

@@ -8,7 +8,8 @@ echo '#include "plot.h"'
 echo 'const qb_plot_template qb_plot_templates[] = {'
 for f in "$@"; do
     printf '    {"%s",\n' "$(basename "$f")"
-    awk '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "     \"%s\\n\"\n", $0 }' "$f"
+    # a backslash becomes two (\\\\ in awk: gsub reads \\ as one) and a quote \"
+    awk '{ gsub(/\\/, "\\\\\\\\"); gsub(/"/, "\\\""); printf "     \"%s\\n\"\n", $0 }' "$f"
     echo '    },'
 done
 echo '};'
