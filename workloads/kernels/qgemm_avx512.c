@@ -171,10 +171,13 @@ QB_AI void epilogue(const qb_qgemm_job *j, __m512i acc[MR_MAX][4], int64_t m0, i
     }
 }
 
-/* One k-group (4 k) of int8 codes for every row and vector, into the
- * accumulator set `set` (slots c + set * NR). */
+/* Accumulator slot of row r, vector c, set `set`: extra sets sit in the
+ * unused rows of a short tile, or in the unused vectors of a narrow one. */
+#define SLOT(r, c, set) acc[ROWSETS ? (r) + (set) * MR : (r)][ROWSETS ? (c) : (c) + (set) * NR]
+
+/* One k-group (4 k) of int8 codes for every row and vector, into set `set`. */
 QB_AI void step8(__m512i acc[MR_MAX][4], const uint8_t *const *rp, const int8_t *w, int64_t koff, int set,
-                 const int MR, const int NR)
+                 const int MR, const int NR, const int ROWSETS)
 {
     __m512i wv[4];
 #pragma GCC unroll 4
@@ -183,25 +186,28 @@ QB_AI void step8(__m512i acc[MR_MAX][4], const uint8_t *const *rp, const int8_t 
     for (int r = 0; r < MR; r++) {
         __m512i b = _mm512_set1_epi32(qb_ld32(rp[r] + koff));
 #pragma GCC unroll 4
-        for (int c = 0; c < NR; c++) acc[r][c + set * NR] = _mm512_dpbusd_epi32(acc[r][c + set * NR], b, wv[c]);
+        for (int c = 0; c < NR; c++) SLOT(r, c, set) = _mm512_dpbusd_epi32(SLOT(r, c, set), b, wv[c]);
     }
 }
 
 /* One register tile over every segment of the rows. BITS 8: a step is 4 k
  * (one vpdpbusd per row and vector); BITS 2: a step is 16 k from one load
- * per vector, unpacked into 4 code vectors. A single-vector tile (NR 1)
- * alternates two accumulator sets: 6 dependent chains would leave vpdpbusd
- * waiting on its own latency. */
+ * per vector, unpacked into 4 code vectors. Small tiles (1 or 2 rows, or one
+ * vector) alternate KS accumulator sets over the k steps: a few dependent
+ * chains would leave vpdpbusd waiting on its own latency. */
 QB_AI void tile(const qb_qgemm_job *j, const uint8_t *const *rows, const int8_t *wp, int64_t ahead,
                 int64_t m0, int mvalid, int64_t n0, int nvalid, const int MR, const int NR,
                 const int BITS)
 {
-    const int KS = NR == 1 ? 2 : 1;
+    const int ROWSETS = MR <= 2;
+    const int KS = ROWSETS ? (MR == 1 ? 4 : 2) : NR == 1 ? 2 : 1;
     __m512i acc[MR_MAX][4];
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < NR * KS; c++) acc[r][c] = _mm512_setzero_si512();
+    for (int set = 0; set < KS; set++)
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+            for (int c = 0; c < NR; c++) SLOT(r, c, set) = _mm512_setzero_si512();
     const int8_t *w = wp;
     const int64_t kstep = BITS == 8 ? 4 : 16;
     const int64_t steps = j->seg_k / kstep;
@@ -217,11 +223,12 @@ QB_AI void tile(const qb_qgemm_job *j, const uint8_t *const *rows, const int8_t 
 #pragma GCC unroll 8
                     for (int r = 0; r < MR; r++) prefetch_at(rp[r] + 4 * t, ahead);
                 }
-#pragma GCC unroll 2
-                for (int set = 0; set < KS; set++) step8(acc, rp, w + 64 * NR * set, 4 * (t + set), set, MR, NR);
+#pragma GCC unroll 4
+                for (int set = 0; set < KS; set++)
+                    step8(acc, rp, w + 64 * NR * set, 4 * (t + set), set, MR, NR, ROWSETS);
                 w += 64 * NR * KS;
             }
-            for (; t < steps; t++, w += 64 * NR) step8(acc, rp, w, 4 * t, 0, MR, NR);
+            for (; t < steps; t++, w += 64 * NR) step8(acc, rp, w, 4 * t, 0, MR, NR, ROWSETS);
             continue;
         }
         for (; t < steps; t++) {
@@ -240,21 +247,21 @@ QB_AI void tile(const qb_qgemm_job *j, const uint8_t *const *rows, const int8_t 
                 for (int r = 0; r < MR; r++) {
                     __m512i b = _mm512_set1_epi32(qb_ld32(rp[r] + 16 * t + 4 * sub));
 #pragma GCC unroll 4
-                    for (int c = 0; c < NR; c++)
-                        acc[r][c + set * NR] = _mm512_dpbusd_epi32(acc[r][c + set * NR], b, wv[c]);
+                    for (int c = 0; c < NR; c++) SLOT(r, c, set) = _mm512_dpbusd_epi32(SLOT(r, c, set), b, wv[c]);
                 }
             }
             w += 64 * NR;
         }
     }
-    if (KS == 2) {
+#pragma GCC unroll 4
+    for (int set = 1; set < KS; set++)
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
-            for (int c = 0; c < NR; c++) acc[r][c] = _mm512_add_epi32(acc[r][c], acc[r][c + NR]);
-    }
+            for (int c = 0; c < NR; c++) acc[r][c] = _mm512_add_epi32(acc[r][c], SLOT(r, c, set));
     epilogue(j, acc, m0, mvalid, n0, nvalid, MR, NR);
 }
+#undef SLOT
 
 typedef void (*tile_fn)(const qb_qgemm_job *, const uint8_t *const *, const int8_t *, int64_t,
                         int64_t, int, int64_t, int);
