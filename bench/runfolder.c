@@ -237,19 +237,14 @@ static qb_status repair_plain(qb_run *run, int file, const qb_csv_records *resul
     return s;
 }
 
-qb_status qb_run_open(qb_run *run, const char *dir, const char *spec_hash, const char *shard,
-                      const char *results_header, qb_csv_records *results)
+qb_status qb_run_check(const char *dir, const char *spec_hash, const char *shard)
 {
-    run_init(run);
-    memset(results, 0, sizeof *results);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return qb_error(QB_ERR_ARG, "--resume %s: no such run folder", dir);
     char *mp = path_join(dir, "meta.csv");
     if (!mp) return qb_error(QB_ERR_NOMEM, "out of memory");
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        free(mp);
-        return qb_error(QB_ERR_ARG, "--resume %s: no such run folder", dir);
-    }
-    qb_meta meta;
+    qb_meta meta = {0};
     qb_status s = stat(mp, &st) == 0 ? qb_runmeta_read(mp, &meta)
                                      : qb_error(QB_ERR_ARG, "--resume %s: no meta.csv there; not a "
                                                 "qbench run folder (or one killed before it started)", dir);
@@ -264,6 +259,16 @@ qb_status qb_run_open(qb_run *run, const char *dir, const char *spec_hash, const
         s = qb_error(QB_ERR_ARG, "--resume %s: this run is shard '%s', not '%s'; pass the same --shard",
                      dir, sh ? sh : "", shard ? shard : "");
     qb_meta_free(&meta);
+    return s;
+}
+
+qb_status qb_run_open(qb_run *run, const char *dir, const char *spec_hash, const char *shard,
+                      const char *results_header, qb_csv_records *results)
+{
+    run_init(run);
+    memset(results, 0, sizeof *results);
+    struct stat st;
+    qb_status s = qb_run_check(dir, spec_hash, shard);
     if (s != QB_OK) return s;
     run->dir = strdup(dir);
     if (!run->dir) return qb_error(QB_ERR_NOMEM, "out of memory");

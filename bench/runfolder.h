@@ -36,6 +36,10 @@ const char *qb_run_file_name(int file);
 qb_status qb_run_create(qb_run *run, const char *parent, const qb_meta *meta, const qb_topo *topo,
                         const char *results_header);
 
+/* QB_OK when `dir` is a run of this spec and shard (reads meta.csv only);
+ * else QB_ERR_ARG saying what differs. */
+qb_status qb_run_check(const char *dir, const char *spec_hash, const char *shard);
+
 /* Opens an existing run for --resume. Refuses (QB_ERR_ARG) a folder whose
  * meta.csv has another spec_hash or shard; repairs the CSV files; returns
  * the results table (caller frees) so the caller can skip finished cells. */

@@ -194,6 +194,11 @@ qb_status qb_sweep_run(const qb_sweep_opts *o, qb_sweep_summary *sum)
         return qb_error(QB_ERR_ARG, "--topology: a sweep runs on this machine's topology; a "
                         "synthetic or XML topology is for planning (--dry-run, qbench topo)");
 
+    /* a folder of another spec is refused before anything is loaded */
+    if (o->resume_dir) {
+        qb_status cs = qb_run_check(o->resume_dir, hash, shard);
+        if (cs != QB_OK) return cs;
+    }
     /* shared inputs first: a missing model fails before a folder is made */
     const qb_strlist *models = qb_spec_list(o->spec, QB_SK_MODELS);
     for (int i = 0; i < models->n; i++) {
