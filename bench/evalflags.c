@@ -87,6 +87,13 @@ const char *qb_evalflags_describe(const qb_evalflags *f, char *buf, size_t len)
 int qb_evalflags_start(const char *cmd, const char *synopsis, int argc, char **argv,
                        const qb_opt *opts, int nopts, const qb_evalflags *f, qb_evalsetup *s)
 {
+    return qb_evalflags_start_checked(cmd, synopsis, argc, argv, opts, nopts, f, s, NULL, NULL);
+}
+
+int qb_evalflags_start_checked(const char *cmd, const char *synopsis, int argc, char **argv,
+                               const qb_opt *opts, int nopts, const qb_evalflags *f,
+                               qb_evalsetup *s, qb_status (*check)(void *), void *check_ctx)
+{
     qb_args a = {NULL, 0, 0, 0};
     qb_status st = qb_args_parse(cmd, argc, argv, opts, nopts, &a);
     if (st != QB_OK) return qb_cmd_fail(cmd, st);
@@ -94,6 +101,7 @@ int qb_evalflags_start(const char *cmd, const char *synopsis, int argc, char **a
         qb_args_usage(stdout, cmd, synopsis, opts, nopts);
         return 0;
     }
+    if (check && (st = check(check_ctx)) != QB_OK) return qb_cmd_fail(cmd, st);
     if ((st = qb_evalsetup_open(f, s)) != QB_OK) return qb_cmd_fail(cmd, st);
     return -1;
 }

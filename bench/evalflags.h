@@ -40,6 +40,12 @@ void qb_evalsetup_close(qb_evalsetup *s);
 int qb_evalflags_start(const char *cmd, const char *synopsis, int argc, char **argv,
                        const qb_opt *opts, int nopts, const qb_evalflags *f, qb_evalsetup *s);
 
+/* The same, calling check(check_ctx) once the flags are parsed and before
+ * the slow setup, so the command's own flags fail fast. */
+int qb_evalflags_start_checked(const char *cmd, const char *synopsis, int argc, char **argv,
+                               const qb_opt *opts, int nopts, const qb_evalflags *f,
+                               qb_evalsetup *s, qb_status (*check)(void *), void *check_ctx);
+
 /* "channel" with its bits and schemes, for headings. */
 const char *qb_evalflags_describe(const qb_evalflags *f, char *buf, size_t len);
 

@@ -179,6 +179,14 @@ static void bias_relu(float *y, const float *bias, int rows, int64_t cols, int r
         qb_affine_relu(y + r * cols, y + r * cols, NULL, 1.0f, bias ? bias[r] : 0.0f, cols, relu);
 }
 
+void qb_conv_im2col(const qb_layer *l, const float *x, float *col)
+{
+    if (conv_is_pointwise(l))
+        memcpy(col, x, (size_t)qb_conv_col_size(l) * sizeof *col);
+    else
+        im2col(l, x, col);
+}
+
 void qb_conv_forward_image(const qb_layer *l, const float *w, const float *bias, const float *x,
                            float *y, float *col, int relu)
 {

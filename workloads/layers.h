@@ -30,6 +30,11 @@ void qb_affine_relu(float *y, const float *x, const float *x2, float a, float b,
 /* Floats of scratch one thread needs for conv layer l (im2col buffer). */
 int64_t qb_conv_col_size(const qb_layer *l);
 
+/* col (in_c*kh*kw, h*w): the input patch each output position sees, zero
+ * where the window hangs off the edge (a pointwise conv's is x itself).
+ * Layer-wise corrections build their reconstruction Hessians from it. */
+void qb_conv_im2col(const qb_layer *l, const float *x, float *col);
+
 /* y (c, h, w) = conv(x) + bias; relu != 0 applies ReLU in the same pass. */
 void qb_conv_forward_image(const qb_layer *l, const float *w, const float *bias, const float *x,
                            float *y, float *col, int relu);

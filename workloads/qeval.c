@@ -12,7 +12,7 @@
 #include "modelfile.h"
 #include "stats.h"
 
-#define EVAL_BATCH 250
+#define EVAL_BATCH QB_QEVAL_BATCH
 
 struct qb_qeval {
     qb_model model;        /* folded fp32 */
@@ -56,6 +56,15 @@ const qb_observer *qb_qeval_observer(const qb_qeval *ev, int layer)
     return layer >= 0 && layer < ev->model.n_layers ? ev->obs[layer] : NULL;
 }
 
+const qb_fmnist *qb_qeval_data(const qb_qeval *ev) { return ev->data; }
+qb_pool *qb_qeval_pool(const qb_qeval *ev) { return ev->pool; }
+
+void qb_qeval_first_last(const qb_qeval *ev, int *first, int *last)
+{
+    *first = ev->first;
+    *last = ev->last;
+}
+
 uint64_t qb_qeval_fp32_size(const qb_qeval *ev)
 {
     uint64_t n = 0;
@@ -72,11 +81,8 @@ static void observe_input(void *ctx, int layer, float *x, int batch)
     qb_observer_update(ev->obs[layer], x, (int64_t)batch * qb_layer_in_numel(&ev->model.layers[layer]));
 }
 
-/* Runs `m` over `images` in batches; after each batch calls fn with its
- * logits. hooks may be NULL. */
-typedef qb_status (*batch_fn)(void *ctx, int first, int n, const float *logits);
-static qb_status run_images(qb_model *m, const qb_images *images, qb_pool *pool,
-                            const qb_exec_hooks *hooks, batch_fn fn, void *ctx)
+qb_status qb_images_forward(qb_model *m, const qb_images *images, qb_pool *pool,
+                            const qb_exec_hooks *hooks, qb_batch_fn fn, void *ctx)
 {
     qb_exec *e;
     qb_status s = qb_exec_create(&e, m, EVAL_BATCH, pool, QB_EXEC_INFER);
@@ -155,7 +161,7 @@ qb_status qb_qeval_open(qb_qeval **out, const char *model_path, const qb_fmnist 
         goto fail;
     }
     for (int i = 0; i < t->n; i++) ev->labels[i] = t->labels[i];
-    if ((s = run_images(&ev->model, t, pool, NULL, keep_fp32_logits, ev)) != QB_OK) goto fail;
+    if ((s = qb_images_forward(&ev->model, t, pool, NULL, keep_fp32_logits, ev)) != QB_OK) goto fail;
     long right = 0;
     for (int i = 0; i < t->n; i++)
         right += qb_argmax(ev->fp32_logits + (int64_t)i * m->n_classes, m->n_classes) == ev->labels[i];
@@ -165,7 +171,7 @@ qb_status qb_qeval_open(qb_qeval **out, const char *model_path, const qb_fmnist 
         if (qb_layer_has_weights(&m->layers[i]) && (s = qb_observer_create(&ev->obs[i])) != QB_OK)
             goto fail;
     qb_exec_hooks h = {.ctx = ev, .input = observe_input};
-    if ((s = run_images(&ev->model, &data->calib, pool, &h, ignore_logits, NULL)) != QB_OK) goto fail;
+    if ((s = qb_images_forward(&ev->model, &data->calib, pool, &h, ignore_logits, NULL)) != QB_OK) goto fail;
     *out = ev;
     return QB_OK;
 fail:
@@ -236,6 +242,10 @@ static qb_status layer_config(const qb_qeval *ev, const qb_qeval_config *c, int 
         w->bits = *wbits;
         a->bits = *abits;
     }
+    if (c->layer_wbits && c->layer_wbits[i] > 0) {
+        *wbits = c->layer_wbits[i];
+        if (*wbits != QB_FLOAT_BITS) w->bits = *wbits;
+    }
     qb_status s = QB_OK;
     if (*wbits != QB_FLOAT_BITS && (s = qb_quant_config_check(w)) != QB_OK)
         return qb_error_context(s, "layer %s weights", ev->model.layers[i].name);
@@ -246,8 +256,16 @@ static qb_status layer_config(const qb_qeval *ev, const qb_qeval_config *c, int 
 
 qb_status qb_qeval_quantize(const qb_qeval *ev, const qb_qeval_config *c, qb_qmodel *q)
 {
+    return qb_qeval_quantize_from(ev, &ev->model, ev->obs, c, q);
+}
+
+qb_status qb_qeval_quantize_from(const qb_qeval *ev, const qb_model *m, qb_observer *const *obs,
+                                 const qb_qeval_config *c, qb_qmodel *q)
+{
     memset(q, 0, sizeof *q);
-    const qb_model *m = &ev->model;
+    if (m->n_layers != ev->model.n_layers)
+        return qb_error(QB_ERR_ARG, "the model to quantize has %d layers; %s has %d", m->n_layers,
+                        ev->model.arch, ev->model.n_layers);
     if (c->only_layer >= 0 &&
         (c->only_layer >= m->n_layers || !qb_layer_has_weights(&m->layers[c->only_layer])))
         return qb_error(QB_ERR_ARG, "layer %d of %s is not a conv or dense layer", c->only_layer,
@@ -282,7 +300,7 @@ qb_status qb_qeval_quantize(const qb_qeval *ev, const qb_qeval_config *c, qb_qmo
             q->size_bytes += qb_qparams_size_bytes(&q->wq[i], numel) - qb_tensor_bytes(w);
         }
         if (q->abits[i] != QB_FLOAT_BITS) {
-            if ((s = qb_qparams_from_observer(&q->aq[i], &ac, ev->obs[i])) != QB_OK) {
+            if ((s = qb_qparams_from_observer(&q->aq[i], &ac, obs[i])) != QB_OK) {
                 qb_error_context(s, "calibrating the input of %s", l->name);
                 break;
             }
@@ -433,7 +451,7 @@ qb_status qb_qeval_evaluate(const qb_qeval *ev, const qb_qmodel *q, qb_qeval_res
     eval_ctx c = {.ev = ev, .q = q, .res = res};
     qb_exec_hooks h = {.ctx = &c, .input = quantize_input};
     qb_model *m = (qb_model *)&q->model; /* INFER mode only reads the model */
-    qb_status s = run_images(m, t, ev->pool, &h, score_batch, &c);
+    qb_status s = qb_images_forward(m, t, ev->pool, &h, score_batch, &c);
     free(c.orig);
     if (s == QB_OK) s = c.status;
     if (s != QB_OK) {
@@ -460,6 +478,7 @@ qb_status qb_qeval_evaluate(const qb_qeval *ev, const qb_qmodel *q, qb_qeval_res
     res->kl = c.kl / t->n;
     res->size_bytes = q->size_bytes;
     res->fp32_size_bytes = qb_qeval_fp32_size(ev);
+    res->prep_seconds = res->prep_peak_mb = NAN; /* qb_protect_run measures them */
     return QB_OK;
 }
 

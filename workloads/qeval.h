@@ -25,6 +25,7 @@
 
 #include <stdint.h>
 #include "dataset.h"
+#include "exec.h"
 #include "model.h"
 #include "observer.h"
 #include "pool.h"
@@ -40,6 +41,9 @@ typedef struct {
                                   * (same scheme if it takes them, else uniform-sym weights and
                                   * uniform-asym inputs); QB_FLOAT_BITS keeps them float */
     int only_layer;              /* -1: every conv/dense layer; else only this (folded) layer index */
+    const int *layer_wbits;      /* NULL, or per (folded) layer: > 0 sets that layer's weight
+                                  * bits in the weights' scheme (mixed precision), 0 keeps the
+                                  * rule above; the caller owns the array */
 } qb_qeval_config;
 
 /* A config from the names the CLI and spec files use. ascheme NULL picks
@@ -67,6 +71,12 @@ double qb_qeval_fp32_accuracy(const qb_qeval *ev);  /* percent */
 uint64_t qb_qeval_fp32_size(const qb_qeval *ev);    /* bytes of float32 weights and biases */
 /* The observer of layer i's input (conv/dense layers; NULL otherwise). */
 const qb_observer *qb_qeval_observer(const qb_qeval *ev, int layer);
+/* The data and pool it was opened with (corrections calibrate and train on
+ * the same). */
+const qb_fmnist *qb_qeval_data(const qb_qeval *ev);
+qb_pool *qb_qeval_pool(const qb_qeval *ev);
+/* Indices of the first and last conv/dense layers of the folded model. */
+void qb_qeval_first_last(const qb_qeval *ev, int *first, int *last);
 
 /* A quantized model: the folded model with fake-quantized weights, and per
  * layer the parameters used (index = layer index of the folded model). */
@@ -81,6 +91,12 @@ typedef struct {
 } qb_qmodel;
 
 qb_status qb_qeval_quantize(const qb_qeval *ev, const qb_qeval_config *c, qb_qmodel *out);
+/* The same for m, ev's folded model after a change that keeps its graph
+ * (equalized, pruned, fine-tuned weights), with input observers obs (one
+ * per layer, as qb_qeval_observer's) recorded on m. The result is still
+ * evaluated against ev's own fp32 reference. */
+qb_status qb_qeval_quantize_from(const qb_qeval *ev, const qb_model *m, qb_observer *const *obs,
+                                 const qb_qeval_config *c, qb_qmodel *out);
 void qb_qmodel_free(qb_qmodel *q);
 
 typedef struct {
@@ -100,10 +116,23 @@ typedef struct {
      * (fq(x) - x)^2 (zero otherwise) */
     double *act_signal, *act_noise;
     int n_layers;
+    /* what preparing the quantized model cost (calibration passes,
+     * corrections, fine-tuning; workloads/protect.h measures it): NAN when
+     * not measured */
+    double prep_seconds;
+    double prep_peak_mb;            /* peak resident memory growth, MB */
 } qb_qeval_result;
 
 qb_status qb_qeval_evaluate(const qb_qeval *ev, const qb_qmodel *q, qb_qeval_result *res);
 void qb_qeval_result_free(qb_qeval_result *r);
+
+/* Runs m over `images` in batches of up to QB_QEVAL_BATCH, with hooks
+ * (may be NULL), calling fn with each batch's first image index, size and
+ * logits; stops at fn's first failure. */
+#define QB_QEVAL_BATCH 250
+typedef qb_status (*qb_batch_fn)(void *ctx, int first, int n, const float *logits);
+qb_status qb_images_forward(qb_model *m, const qb_images *images, qb_pool *pool,
+                            const qb_exec_hooks *hooks, qb_batch_fn fn, void *ctx);
 
 /* quantize + evaluate. */
 qb_status qb_qeval_run(const qb_qeval *ev, const qb_qeval_config *c, qb_qeval_result *res);

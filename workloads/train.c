@@ -68,23 +68,14 @@ qb_status qb_accuracy(qb_model *m, const qb_images *images, qb_pool *pool, doubl
     return s;
 }
 
-/* Learning rate at step t of T: linear warm-up from lr/10, then cosine to 0. */
-static float learning_rate(const qb_train_recipe *r, int64_t t, int64_t total, int64_t warmup)
+float qb_train_lr(const qb_train_recipe *r, int64_t t, int64_t total, int64_t warmup)
 {
     if (t < warmup) return r->lr * (0.1f + 0.9f * (float)t / (float)warmup);
     double p = (double)(t - warmup) / (double)(total - warmup > 0 ? total - warmup : 1);
     return (float)(r->lr * 0.5 * (1.0 + cos(M_PI * p)));
 }
 
-/* Momentum buffers, one per trainable parameter, in model order. */
-typedef struct {
-    int n;
-    qb_param **params;
-    qb_tensor *velocity;
-    char **names; /* "optimizer.momentum.<param>" */
-} optimizer;
-
-static void optimizer_free(optimizer *o)
+void qb_sgd_free(qb_sgd *o)
 {
     for (int i = 0; i < o->n; i++) {
         qb_tensor_free(&o->velocity[i]);
@@ -96,7 +87,7 @@ static void optimizer_free(optimizer *o)
     memset(o, 0, sizeof *o);
 }
 
-static qb_status optimizer_init(optimizer *o, qb_model *m)
+qb_status qb_sgd_init(qb_sgd *o, qb_model *m)
 {
     memset(o, 0, sizeof *o);
     int n = 0;
@@ -107,7 +98,7 @@ static qb_status optimizer_init(optimizer *o, qb_model *m)
     o->velocity = qb_calloc((size_t)n, sizeof *o->velocity);
     o->names = qb_calloc((size_t)n, sizeof *o->names);
     if (!o->params || !o->velocity || !o->names) {
-        optimizer_free(o);
+        qb_sgd_free(o);
         return QB_ERR_NOMEM;
     }
     for (int i = 0; i < m->n_layers; i++)
@@ -120,15 +111,14 @@ static qb_status optimizer_init(optimizer *o, qb_model *m)
                 s = qb_error(QB_ERR_NOMEM, "out of memory");
             o->n++;
             if (s != QB_OK) {
-                optimizer_free(o);
+                qb_sgd_free(o);
                 return s;
             }
         }
     return QB_OK;
 }
 
-/* v = momentum v + (g + wd w); w -= lr v (PyTorch's SGD). */
-static void sgd_step(optimizer *o, const qb_train_recipe *r, float lr)
+void qb_sgd_step(qb_sgd *o, const qb_train_recipe *r, float lr)
 {
     for (int i = 0; i < o->n; i++) {
         qb_param *q = o->params[i];
@@ -167,7 +157,7 @@ static void recipe_meta(qb_meta *md, const qb_train_options *o, int n_train, int
 /* Restores parameters, momentum and progress from a checkpoint written by
  * the same arch, seed and recipe. */
 static qb_status load_checkpoint(const qb_train_options *o, int n_train, qb_model *m,
-                                 optimizer *opt, int *epochs_done, double *seconds)
+                                 qb_sgd *opt, int *epochs_done, double *seconds)
 {
     qb_model ck;
     qb_meta meta;
@@ -212,7 +202,7 @@ static qb_status load_checkpoint(const qb_train_options *o, int n_train, qb_mode
 }
 
 static qb_status save_checkpoint(const qb_train_options *o, int n_train, const qb_model *m,
-                                 const optimizer *opt, int epochs_done, double seconds)
+                                 const qb_sgd *opt, int epochs_done, double seconds)
 {
     qb_named_tensor *extra = qb_calloc((size_t)opt->n, sizeof *extra);
     if (!extra) return QB_ERR_NOMEM;
@@ -238,11 +228,9 @@ static void format_duration(double s, char *buf, size_t len)
         snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
 }
 
-/* Fills batch images [b0, b0 + n) of this epoch's order, augmented. */
-static void make_batch(const qb_train_options *o, const qb_images *train, const int *order, int b0,
-                       int n, const qb_rng *epoch_rng, float *x, float *tmp, int *labels)
+void qb_train_batch(const qb_train_recipe *r, const qb_images *train, const int *order, int b0,
+                    int n, const qb_rng *epoch_rng, float *x, float *tmp, int *labels)
 {
-    const qb_train_recipe *r = &o->recipe;
     int64_t per = (int64_t)train->c * train->h * train->w;
     float background = -QB_FMNIST_MEAN / QB_FMNIST_STD;
     for (int i = 0; i < n; i++) {
@@ -257,6 +245,20 @@ static void make_batch(const qb_train_options *o, const qb_images *train, const 
     }
 }
 
+qb_rng qb_train_epoch_order(uint64_t seed, int epoch, int *order, int n)
+{
+    qb_rng base;
+    qb_rng_seed(&base, seed);
+    qb_rng er = qb_rng_split(&base, (uint64_t)epoch + 1000);
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
+        int j = (int)qb_rng_below(&er, (uint64_t)i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    return er;
+}
+
 qb_status qb_train(const qb_train_options *o, const qb_fmnist *data, qb_train_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -266,7 +268,7 @@ qb_status qb_train(const qb_train_options *o, const qb_fmnist *data, qb_train_re
     qb_images train = data->train;
     if (o->limit > 0 && o->limit < train.n) train.n = o->limit;
     qb_model m = {0};
-    optimizer opt = {0};
+    qb_sgd opt = {0};
     qb_exec *e = NULL;
     float *x = NULL, *tmp = NULL;
     int *labels = NULL, *order = NULL;
@@ -275,7 +277,7 @@ qb_status qb_train(const qb_train_options *o, const qb_fmnist *data, qb_train_re
     qb_model_init_params(&m, o->seed);
     int batch = r->batch < train.n ? r->batch : train.n;
     int64_t per = (int64_t)train.c * train.h * train.w;
-    if ((s = optimizer_init(&opt, &m)) != QB_OK ||
+    if ((s = qb_sgd_init(&opt, &m)) != QB_OK ||
         (s = qb_exec_create(&e, &m, batch, o->pool, QB_EXEC_TRAIN)) != QB_OK)
         goto done;
     x = qb_malloc((size_t)(batch * per), sizeof *x);
@@ -296,22 +298,14 @@ qb_status qb_train(const qb_train_options *o, const qb_fmnist *data, qb_train_re
     }
     int64_t steps_per_epoch = (train.n + batch - 1) / batch;
     int64_t total = steps_per_epoch * r->epochs, warmup = steps_per_epoch * r->warmup_epochs;
-    qb_rng base;
-    qb_rng_seed(&base, o->seed);
     for (int epoch = start_epoch; epoch < r->epochs; epoch++) {
         double t0 = now_seconds(), last_draw = 0;
-        qb_rng er = qb_rng_split(&base, (uint64_t)epoch + 1000);
-        for (int i = 0; i < train.n; i++) order[i] = i;
-        for (int i = train.n - 1; i > 0; i--) { /* Fisher-Yates */
-            int j = (int)qb_rng_below(&er, (uint64_t)i + 1), t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
+        qb_rng er = qb_train_epoch_order(o->seed, epoch, order, train.n);
         double loss_sum = 0;
         long right = 0;
         for (int64_t step = 0; step < steps_per_epoch; step++) {
             int b0 = (int)(step * batch), n = train.n - b0 < batch ? train.n - b0 : batch;
-            make_batch(o, &train, order, b0, n, &er, x, tmp, labels);
+            qb_train_batch(r, &train, order, b0, n, &er, x, tmp, labels);
             float loss;
             int correct;
             if ((s = qb_exec_forward(e, x, n)) != QB_OK ||
@@ -322,7 +316,7 @@ qb_status qb_train(const qb_train_options *o, const qb_fmnist *data, qb_train_re
                              o->arch, (double)loss, epoch + 1, (long long)step);
                 goto done;
             }
-            sgd_step(&opt, r, learning_rate(r, epoch * steps_per_epoch + step, total, warmup));
+            qb_sgd_step(&opt, r, qb_train_lr(r, epoch * steps_per_epoch + step, total, warmup));
             loss_sum += (double)loss * n;
             right += correct;
             double t = now_seconds() - t0;
@@ -349,7 +343,7 @@ qb_status qb_train(const qb_train_options *o, const qb_fmnist *data, qb_train_re
         if (o->log) {
             fprintf(o->log, "%s epoch %d/%d loss %.4f train_acc %.2f calib_acc %.2f lr %.5f epoch_s %.1f total_s %.1f\n",
                     o->arch, epoch + 1, r->epochs, res->final_loss, 100.0 * (double)right / train.n,
-                    res->calib_accuracy, (double)learning_rate(r, (epoch + 1) * steps_per_epoch - 1, total, warmup),
+                    res->calib_accuracy, (double)qb_train_lr(r, (epoch + 1) * steps_per_epoch - 1, total, warmup),
                     epoch_s, seconds);
             fflush(o->log);
         }
@@ -383,7 +377,7 @@ done:
     free(labels);
     free(order);
     qb_exec_free(e);
-    optimizer_free(&opt);
+    qb_sgd_free(&opt);
     qb_model_free(&m);
     return s;
 }

@@ -18,6 +18,7 @@
 #include "dataset.h"
 #include "model.h"
 #include "pool.h"
+#include "rng.h"
 
 typedef struct {
     const char *arch;       /* architecture name (archs.h) */
@@ -55,5 +56,34 @@ qb_status qb_accuracy(qb_model *m, const qb_images *images, qb_pool *pool, doubl
  * (c, h, w) floats, `background` the normalised value of a black pixel. */
 void qb_augment_image(const float *src, float *dst, int c, int h, int w, int dy, int dx, int flip,
                       float background);
+
+/* --- the trainer's pieces, shared with fine-tuning (workloads/finetune.h) --- */
+
+/* Learning rate at step t of `total`: linear warm-up from lr/10 over
+ * `warmup` steps, then cosine to 0. */
+float qb_train_lr(const qb_train_recipe *r, int64_t t, int64_t total, int64_t warmup);
+
+/* SGD with momentum and weight decay (PyTorch's: v = momentum v + (g + wd w);
+ * w -= lr v; decay only where qb_param.decay), over every trainable
+ * parameter of a model, in model order. */
+typedef struct {
+    int n;
+    qb_param **params;
+    qb_tensor *velocity;  /* momentum per parameter, same shape */
+    char **names;         /* "optimizer.momentum.<param>", for checkpoints */
+} qb_sgd;
+
+qb_status qb_sgd_init(qb_sgd *o, qb_model *m);
+void qb_sgd_step(qb_sgd *o, const qb_train_recipe *r, float lr);
+void qb_sgd_free(qb_sgd *o);
+
+/* This epoch's image order (a seeded shuffle of 0..n-1) and the generator
+ * its augmentations draw from. */
+qb_rng qb_train_epoch_order(uint64_t seed, int epoch, int *order, int n);
+/* Images order[b0 .. b0+n) as a normalised, augmented batch x (n, c, h, w)
+ * with their labels (tmp: one image of scratch). Each image's crop and flip
+ * come from its own stream of epoch_rng, so batching does not change them. */
+void qb_train_batch(const qb_train_recipe *r, const qb_images *train, const int *order, int b0,
+                    int n, const qb_rng *epoch_rng, float *x, float *tmp, int *labels);
 
 #endif
