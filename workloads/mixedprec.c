@@ -287,8 +287,15 @@ qb_status qb_mixed_search(const qb_qeval *ev, qb_model *m, qb_observer *const *o
         s = measure_point(&ch, p, &pt);
     }
     if (s != QB_OK) goto done;
-    r->curve[measured[chosen] - 1].chosen = 1;
-    memcpy(r->wbits, r->curve[measured[chosen] - 1].wbits, (size_t)r->n_layers * sizeof *r->wbits);
+    int pick = measured[chosen] - 1;
+    if (pol->kind == QB_POLICY_MIXED_DROP && r->budget_met)
+        /* bisection assumes the drop falls with size; of every point
+         * measured, take the smallest within the budget */
+        for (int j = 0; j < r->n_curve; j++)
+            if (r->curve[j].calib_drop_pp <= pol->drop_pp && r->curve[j].size_bytes < r->curve[pick].size_bytes)
+                pick = j;
+    r->curve[pick].chosen = 1;
+    memcpy(r->wbits, r->curve[pick].wbits, (size_t)r->n_layers * sizeof *r->wbits);
     qsort(r->curve, (size_t)r->n_curve, sizeof *r->curve, by_size);
     if (log) {
         for (int j = 0; j < r->n_curve; j++)

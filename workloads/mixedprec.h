@@ -14,7 +14,8 @@
  *     images (with activations quantized as configured), bisecting for the
  *     smallest whose drop from the float model is within the budget.
  *     Eight points spread along the frontier are measured as well, so the
- *     explored size-vs-accuracy curve is always reported.
+ *     explored size-vs-accuracy curve is always reported; a drop budget
+ *     takes the smallest of all measured points within it.
  * Only calibration images are used: the test set stays for evaluation.
  * Error convention: common/status.h. */
 #ifndef QB_MIXEDPREC_H

@@ -120,11 +120,12 @@ static qb_status qat_after_backward(void *vc)
                 c->pgrad[i][qb_qparams_block_of(p, j) * k + c->codes[i][j]] += g[j];
                 g[j] = 0.0f; /* the shared values learn, not the weights */
             }
-            /* the mean, not the sum: a centroid shared by thousands of
-             * weights would otherwise take steps thousands of times a
-             * weight's, and SGD at the weights' rate diverges */
+            /* the sum scaled by 1/sqrt(members): a centroid shared by
+             * thousands of weights would otherwise take steps thousands of
+             * times a weight's (SGD at the weights' rate diverges), while
+             * the plain mean barely moves it */
             for (int64_t b = 0; b < p->nblocks * k; b++)
-                c->pgrad[i][b] /= (float)(c->count[i][b] > 0 ? c->count[i][b] : 1);
+                c->pgrad[i][b] /= sqrtf((float)(c->count[i][b] > 0 ? c->count[i][b] : 1));
         }
     }
     return QB_OK;
