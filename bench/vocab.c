@@ -1,17 +1,16 @@
 /* Spec vocabulary (see vocab.h): scheme names, bit widths, granularity and
  * calibration come from the quantizer library's table and parsers
- * (quantizers/scheme.h, quant.h, calib.h); correction and policy names are
- * the ones docs/ARCHITECTURE.md lists. */
+ * (quantizers/scheme.h, quant.h, calib.h); correction and policy values
+ * from the levers' parser (workloads/levers.h). */
 #include "vocab.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "calib.h"
+#include "levers.h"
 #include "quant.h"
 #include "scheme.h"
-
-static const char *const corrections[] = {"none", "bias", "cle", "adaround", "gptq"};
 
 int qb_vocab_n_schemes(void) { return qb_schemes_count(); }
 const char *qb_vocab_scheme(int i) { return qb_scheme_at(i)->name; }
@@ -74,10 +73,8 @@ qb_status qb_vocab_check_calib(const char *what, const char *value)
 
 qb_status qb_vocab_check_correction(const char *what, const char *value)
 {
-    for (size_t i = 0; i < QB_ARRAY_LEN(corrections); i++)
-        if (strcmp(corrections[i], value) == 0) return QB_OK;
-    return qb_error(QB_ERR_ARG, "%s: unknown correction '%s' (known: none, bias, cle, adaround, gptq)",
-                    what, value);
+    qb_correction c;
+    return qb_correction_parse(what, value, &c);
 }
 
 /* "NAME:N" with N a positive integer; returns N or -1. */
@@ -99,13 +96,6 @@ int qb_vocab_policy_first_last(const char *value)
 
 qb_status qb_vocab_check_policy(const char *what, const char *value)
 {
-    if (strcmp(value, "uniform") == 0) return QB_OK;
-    if (strncmp(value, "first-last:", 11) == 0) {
-        if (qb_vocab_policy_first_last(value) >= 2) return QB_OK;
-        return qb_error(QB_ERR_ARG, "%s: '%s': first-last takes the bits of the first and last "
-                        "layers, 2..32 (first-last:8)", what, value);
-    }
-    if (strncmp(value, "mixed:", 6) == 0 && value[6] != '\0') return QB_OK;
-    return qb_error(QB_ERR_ARG, "%s: unknown policy '%s' (known: uniform, first-last:B, mixed:BUDGET)",
-                    what, value);
+    qb_policy p;
+    return qb_policy_parse(what, value, &p);
 }
