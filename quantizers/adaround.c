@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "layerwise.h"
+#include "pool.h"
 
 #define ZETA 1.1f
 #define GAMMA (-0.1f)
@@ -22,6 +23,7 @@ void qb_adaround_options_init(qb_adaround_options *o)
     o->beta_end = 2.0f;
     o->warmup = 0.2f;
     o->gemm = NULL;
+    o->pool = NULL;
 }
 
 static inline float rect_sigmoid(float v, float *dh)
@@ -47,6 +49,7 @@ typedef struct {
     float *lo, *step;  /* level below, and (level above - level below); 0: fixed */
     float *v, *m, *s;  /* the variables and Adam's moments */
     float *d, *g;      /* w~ - w, and (w~ - w) H */
+    float *hv, *dhv;   /* h(V) and dh/dV of this step */
     float *hf;         /* H as floats, scaled */
     float *near;       /* nearest-rounded weights */
 } work;
@@ -62,6 +65,8 @@ static void work_free(work *k)
     free(k->g);
     free(k->hf);
     free(k->near);
+    free(k->hv);
+    free(k->dhv);
 }
 
 static qb_status work_alloc(work *k, int64_t n, int64_t cols)
@@ -77,7 +82,10 @@ static qb_status work_alloc(work *k, int64_t n, int64_t cols)
     k->g = qb_malloc((size_t)n, sizeof(float));
     k->hf = qb_malloc((size_t)cols * (size_t)cols, sizeof(float));
     k->near = qb_malloc((size_t)n, sizeof(float));
-    if (!k->lo || !k->step || !k->v || !k->m || !k->s || !k->d || !k->g || !k->hf || !k->near) {
+    k->hv = qb_malloc((size_t)n, sizeof(float));
+    k->dhv = qb_malloc((size_t)n, sizeof(float));
+    if (!k->lo || !k->step || !k->v || !k->m || !k->s || !k->d || !k->g || !k->hf || !k->near ||
+        !k->hv || !k->dhv) {
         work_free(k);
         return QB_ERR_NOMEM;
     }
@@ -110,6 +118,62 @@ static void scale_hessian(const double *h, int64_t cols, double e_near, float *h
     for (int64_t i = 0; i < cols * cols; i++) hf[i] = (float)(h[i] * sc);
 }
 
+typedef struct {
+    const qb_adaround_options *o;
+    qb_sgemm_fn gemm;
+    const float *w;
+    int64_t rows, cols;
+    work *k;
+} slice_job;
+
+/* Rows are independent problems sharing H: each thread optimises its own
+ * contiguous share of them, every step, with no synchronisation. */
+static void optimise_slice(void *ctx, int tid, int nt)
+{
+    slice_job *j = ctx;
+    const qb_adaround_options *o = j->o;
+    work *k = j->k;
+    int64_t r0, r1;
+    qb_split_range(j->rows, tid, nt, &r0, &r1);
+    if (r1 <= r0) return;
+    int64_t b = r0 * j->cols, e = r1 * j->cols;
+    const float *w = j->w;
+    float lam_all = o->reg / (float)(j->rows * j->cols);
+    int warm = (int)(o->warmup * (float)o->iters);
+    float b1t = 1.0f, b2t = 1.0f;
+    for (int t = 0; t < o->iters; t++) {
+        for (int64_t i = b; i < e; i++) {
+            k->hv[i] = rect_sigmoid(k->v[i], &k->dhv[i]);
+            k->d[i] = k->lo[i] + k->hv[i] * k->step[i] - w[i];
+        }
+        j->gemm(0, 0, r1 - r0, j->cols, j->cols, 2.0f, k->d + b, j->cols, k->hf, j->cols, 0.0f,
+                k->g + b, j->cols);
+        float beta = 0, lam = 0;
+        if (t >= warm) {
+            float rel = o->iters - warm > 1 ? (float)(t - warm) / (float)(o->iters - warm - 1) : 1.0f;
+            beta = o->beta_start + (o->beta_end - o->beta_start) * rel;
+            lam = lam_all;
+        }
+        b1t *= ADAM_B1;
+        b2t *= ADAM_B2;
+        float lr_t = o->lr * sqrtf(1.0f - b2t) / (1.0f - b1t);
+        for (int64_t i = b; i < e; i++) {
+            if (k->step[i] == 0) continue;
+            float gh = k->g[i] * k->step[i];
+            if (lam > 0) {
+                /* d/dh of 1 - |2h - 1|^beta */
+                float u = 2.0f * k->hv[i] - 1.0f, au = fabsf(u);
+                float dreg = au > 0 ? -beta * powf(au, beta - 1.0f) * (u > 0 ? 2.0f : -2.0f) : 0.0f;
+                gh += lam * dreg;
+            }
+            float gv = gh * k->dhv[i];
+            k->m[i] = ADAM_B1 * k->m[i] + (1.0f - ADAM_B1) * gv;
+            k->s[i] = ADAM_B2 * k->s[i] + (1.0f - ADAM_B2) * gv * gv;
+            k->v[i] -= lr_t * k->m[i] / (sqrtf(k->s[i]) + ADAM_EPS);
+        }
+    }
+}
+
 qb_status qb_adaround(const qb_qparams *p, const float *w, int64_t rows, int64_t cols,
                       const double *h, const qb_adaround_options *o, uint8_t *dir,
                       qb_adaround_stats *stats)
@@ -133,39 +197,11 @@ qb_status qb_adaround(const qb_qparams *p, const float *w, int64_t rows, int64_t
     double e_near = qb_recon_error(w, k.near, rows, cols, h);
     scale_hessian(h, cols, e_near, k.hf);
 
-    int warm = (int)(o->warmup * (float)o->iters);
-    float b1t = 1.0f, b2t = 1.0f;
-    for (int t = 0; t < o->iters; t++) {
-        for (int64_t i = 0; i < n; i++) {
-            float dh;
-            k.d[i] = k.lo[i] + rect_sigmoid(k.v[i], &dh) * k.step[i] - w[i];
-        }
-        gemm(0, 0, rows, cols, cols, 2.0f, k.d, cols, k.hf, cols, 0.0f, k.g, cols);
-        float beta = 0, lam = 0;
-        if (t >= warm) {
-            float rel = o->iters - warm > 1 ? (float)(t - warm) / (float)(o->iters - warm - 1) : 1.0f;
-            beta = o->beta_start + (o->beta_end - o->beta_start) * rel;
-            lam = o->reg / (float)n;
-        }
-        b1t *= ADAM_B1;
-        b2t *= ADAM_B2;
-        float lr_t = o->lr * sqrtf(1.0f - b2t) / (1.0f - b1t);
-        for (int64_t i = 0; i < n; i++) {
-            if (k.step[i] == 0) continue;
-            float dh, hv = rect_sigmoid(k.v[i], &dh);
-            float gh = k.g[i] * k.step[i];
-            if (lam > 0) {
-                /* d/dh of 1 - |2h - 1|^beta */
-                float u = 2.0f * hv - 1.0f, au = fabsf(u);
-                float dreg = au > 0 ? -beta * powf(au, beta - 1.0f) * (u > 0 ? 2.0f : -2.0f) : 0.0f;
-                gh += lam * dreg;
-            }
-            float gv = gh * dh;
-            k.m[i] = ADAM_B1 * k.m[i] + (1.0f - ADAM_B1) * gv;
-            k.s[i] = ADAM_B2 * k.s[i] + (1.0f - ADAM_B2) * gv * gv;
-            k.v[i] -= lr_t * k.m[i] / (sqrtf(k.s[i]) + ADAM_EPS);
-        }
-    }
+    slice_job job = {o, gemm, w, rows, cols, &k};
+    if (o->pool && qb_pool_size(o->pool) > 1 && rows > 1)
+        qb_pool_run(o->pool, optimise_slice, &job);
+    else
+        optimise_slice(&job, 0, 1);
 
     int64_t changed = 0, soft = 0;
     for (int64_t i = 0; i < n; i++) {

@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 #include "linalg.h"
+#include "pool.h"
 #include "quant.h"
 
 typedef struct {
@@ -29,6 +30,8 @@ typedef struct {
     float beta_start, beta_end; /* annealing of the regulariser's exponent (20 -> 2) */
     float warmup;               /* fraction of the steps without the regulariser (0.2) */
     qb_sgemm_fn gemm;           /* the (rows x cols) x (cols x cols) product; NULL: qb_sgemm_ref */
+    qb_pool *pool;              /* rows are split over its threads (NULL: this thread); the
+                                 * result does not depend on the thread count */
 } qb_adaround_options;
 
 void qb_adaround_options_init(qb_adaround_options *o);

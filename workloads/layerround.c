@@ -67,8 +67,8 @@ qb_status qb_layer_hessian(qb_qmodel *q, int layer, const qb_images *images, qb_
 
 /* New weights for layer i of q from the float weights w (rows, k). */
 static qb_status round_layer(qb_qmodel *q, int i, const float *w, int64_t rows, int64_t k,
-                             const double *h, qb_weight_method method, int iters, double *e0,
-                             double *e1)
+                             const double *h, qb_weight_method method, int iters, qb_pool *pool,
+                             double *e0, double *e1)
 {
     qb_qparams *p = &q->wq[i];
     float *out = q->model.layers[i].params[QB_P_WEIGHT].value.data;
@@ -82,6 +82,7 @@ static qb_status round_layer(qb_qmodel *q, int i, const float *w, int64_t rows, 
         qb_adaround_options o;
         qb_adaround_options_init(&o);
         o.gemm = qb_sgemm;
+        o.pool = pool;
         if (iters > 0) o.iters = iters;
         uint8_t *dir = qb_malloc((size_t)n, 1);
         int32_t *codes = qb_malloc((size_t)n, sizeof *codes);
@@ -117,7 +118,7 @@ qb_status qb_layer_rounding(qb_qmodel *q, const qb_model *ref, qb_weight_method 
         double *h, e0 = NAN, e1 = NAN;
         int64_t k;
         qb_status s = qb_layer_hessian(q, i, calib, pool, &h, &k);
-        if (s == QB_OK) s = round_layer(q, i, w->data, w->shape[0], k, h, method, adaround_iters, &e0, &e1);
+        if (s == QB_OK) s = round_layer(q, i, w->data, w->shape[0], k, h, method, adaround_iters, pool, &e0, &e1);
         free(h);
         if (s != QB_OK) return qb_error_context(s, "%s of layer %s",
                                                 method == QB_ROUNDING_GPTQ ? "GPTQ" : "AdaRound", l->name);
