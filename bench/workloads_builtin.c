@@ -22,6 +22,7 @@
 #include "gemm.h"
 #include "iexec.h"
 #include "modelfile.h"
+#include "protect.h"
 #include "qeval.h"
 #include "scheme.h"
 #include "vocab.h"
@@ -124,16 +125,8 @@ static qb_status eval_config(const qb_qconfig *cfg, qb_qeval_config *c)
         c->only_layer = -1;
         return QB_OK;
     }
-    if (strcmp(cfg->correction, "none") != 0)
-        return qb_error(QB_ERR_UNSUPPORTED, "correction %s is not implemented in this qbench",
-                        cfg->correction);
-    int first_last = qb_vocab_policy_first_last(cfg->policy);
-    if (strcmp(cfg->policy, "uniform") != 0 && !first_last)
-        return qb_error(QB_ERR_UNSUPPORTED, "policy %s is not implemented in this qbench", cfg->policy);
-    qb_status s = qb_qeval_config_parse(c, cfg->scheme, cfg->wbits, cfg->abits, cfg->granularity,
-                                        cfg->calib, NULL);
-    c->keep_first_last = first_last;
-    return s;
+    return qb_qeval_config_parse(c, cfg->scheme, cfg->wbits, cfg->abits, cfg->granularity,
+                                 cfg->calib, NULL);
 }
 
 static qb_status prepare(const qb_qconfig *cfg, qb_pool *pool, void **out)
@@ -144,7 +137,11 @@ static qb_status prepare(const qb_qconfig *cfg, qb_pool *pool, void **out)
     qb_status s = load_model(a, qb_pool_size(pool));
     if (s != QB_OK) return s;
     qb_qeval_config c;
-    if ((s = eval_config(cfg, &c)) != QB_OK) return s;
+    qb_protect_options po; /* the correction and policy levers (workloads/protect.h) */
+    qb_protect_options_init(&po);
+    if ((s = eval_config(cfg, &c)) != QB_OK ||
+        (s = qb_protect_options_parse(&po, cfg->correction, cfg->policy)) != QB_OK)
+        return s;
     model_state *st = qb_calloc(1, sizeof *st);
     if (!st) return QB_ERR_NOMEM;
     st->arch = a;
@@ -153,7 +150,7 @@ static qb_status prepare(const qb_qconfig *cfg, qb_pool *pool, void **out)
     st->quantized = strcmp(cfg->scheme, "fp32") != 0;
     if (st->quantized) {
         qb_qeval_set_pool(st->ev, pool);
-        s = qb_qeval_quantize(st->ev, &c, &st->qm);
+        s = qb_protect_quantize(st->ev, &c, &po, &st->qm, NULL);
         qb_qeval_set_pool(st->ev, NULL);
         if (s != QB_OK) {
             free(st);
@@ -267,21 +264,34 @@ static const char *backend_name(void *st)
 
 /* Seconds of work: evaluation of the test set (about 100 GFLOP/s for the
  * fp32 engine with fake quantization on this 2-core machine), plus
- * quantizing. */
+ * quantizing and the levers' calibration passes and fine-tuning. */
 static double estimate(const qb_qconfig *cfg, int with_eval)
 {
     static double macs[MAX_MODELS];
+    static int layers[MAX_MODELS];
     int a = arch_index(cfg->model);
     if (a < 0) return 1.0;
     if (macs[a] == 0) {
         qb_model m;
-        macs[a] = qb_arch_build(qb_archs[a].name, 1, 28, 28, QB_FMNIST_CLASSES, &m) == QB_OK
-                      ? (double)qb_model_macs(&m) : 1e7;
-        qb_model_free(&m);
+        macs[a] = 1e7;
+        layers[a] = 1;
+        if (qb_arch_build(qb_archs[a].name, 1, 28, 28, QB_FMNIST_CLASSES, &m) == QB_OK) {
+            macs[a] = (double)qb_model_macs(&m);
+            int *idx = qb_malloc((size_t)m.n_layers, sizeof *idx);
+            if (idx) layers[a] = qb_model_weighted_layers(&m, idx);
+            free(idx);
+            qb_model_free(&m);
+        }
         qb_clear_error();
     }
     double eval = with_eval ? 10000.0 * 2.0 * macs[a] / 100e9 : 0;
-    return 0.05 + eval;
+    qb_protect_options po;
+    qb_protect_options_init(&po);
+    double levers = 0;
+    if (qb_protect_options_parse(&po, cfg->correction, cfg->policy) == QB_OK)
+        levers = qb_protect_estimate_seconds(&po, qb_archs[a].name, macs[a], layers[a], 10);
+    qb_clear_error();
+    return 0.05 + eval + levers;
 }
 
 /* ---- the set ---- */

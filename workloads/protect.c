@@ -59,6 +59,31 @@ void qb_protect_finetune_defaults(const char *arch, qb_weight_method method, dou
     *batch = a ? a->recipe.batch : 128;
 }
 
+double qb_protect_estimate_seconds(const qb_protect_options *o, const char *arch, double macs,
+                                   int layers, double gmacs)
+{
+    const qb_correction *c = &o->correction;
+    double pass = QB_FMNIST_CALIB * macs / (gmacs * 1e9); /* one calibration pass */
+    double t = 0;
+    if (c->cle || c->prune_pct > 0) t += pass;
+    if (c->bias) t += (layers + 1) * pass;
+    if (c->method == QB_ROUNDING_GPTQ) t += layers * pass;
+    if (c->method == QB_ROUNDING_ADAROUND) t += layers * (pass + 2.0);
+    if (qb_correction_trains(c)) {
+        double epochs;
+        float lr;
+        int batch;
+        qb_protect_finetune_defaults(arch, c->method, &epochs, &lr, &batch);
+        if (c->epochs > 0) epochs = c->epochs;
+        if (o->epochs > 0) epochs = o->epochs;
+        /* forward and backward: about three forward passes per image */
+        t += epochs * (c->method == QB_ROUNDING_INQ ? 3 : 1) * 59000.0 * 3 * macs / (gmacs * 1e9);
+    }
+    if (o->policy.kind == QB_POLICY_MIXED_SIZE || o->policy.kind == QB_POLICY_MIXED_DROP)
+        t += (7.0 * layers + 16) * pass;
+    return t;
+}
+
 void qb_protect_report_free(qb_protect_report *r)
 {
     if (!r) return;

@@ -51,6 +51,12 @@ qb_status qb_protect_options_parse(qb_protect_options *o, const char *correction
 void qb_protect_finetune_defaults(const char *arch, qb_weight_method method, double *epochs,
                                   float *lr, int *batch);
 
+/* Rough seconds the levers of o add to preparing a model of `arch` with
+ * `macs` multiply-adds per image and `layers` conv/dense layers, at
+ * `gmacs` billion multiply-adds a second (for sweep plans and ETAs). */
+double qb_protect_estimate_seconds(const qb_protect_options *o, const char *arch, double macs,
+                                   int layers, double gmacs);
+
 typedef struct {
     int n_layers;
     int *wbits, *abits;           /* per folded layer, as quantized (QB_FLOAT_BITS: float) */
