@@ -144,6 +144,7 @@ static void print_text(const qb_evalflags *f, const eval_flags *x, const qb_qeva
     char d[256], policy[64], corr[96];
     policy_name(f, x, policy, sizeof policy);
     printf("%s: %s\n", m->arch, qb_evalflags_describe(f, d, sizeof d));
+    if (f->keep_first_last) printf("first and last conv/dense layers at %d bits\n", f->keep_first_last);
     printf("correction %s, policy %s\n", qb_correction_str(&x->po.correction, corr, sizeof corr), policy);
     printf("  top-1          %6.2f%%   (fp32 %.2f%%, %d test images)\n", r->accuracy, r->fp32_accuracy, r->n);
     printf("  drop           %+6.2f pp  95%% interval [%+.2f, %+.2f] (paired; %lld images right only in "

@@ -172,9 +172,9 @@ static void test_cli_eval_and_inspect(void **state)
     (void)state;
     char *out = NULL, csv[600];
     assert_int_equal(qb_test_run_qbench(&out, "eval --model %s --format csv", model_path), 0);
-    assert_non_null(strstr(out, "model,scheme,granularity,calib,policy,wbits,abits,accuracy,"
+    assert_non_null(strstr(out, "model,scheme,granularity,calib,correction,policy,wbits,abits,accuracy,"
                                 "fp32_accuracy,drop_pp,drop_ci_low,drop_ci_high,agreement,kl,size_bytes"));
-    assert_non_null(strstr(out, "\nmlp,uniform-sym,channel,minmax,uniform,8,8,"));
+    assert_non_null(strstr(out, "\nmlp,uniform-sym,channel,minmax,none,uniform,8,8,"));
     free(out);
     assert_int_equal(qb_test_run_qbench(&out, "eval --model %s --scheme ternary --wbits 2 "
                                               "--keep-first-last 8", model_path), 0);
