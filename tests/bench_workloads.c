@@ -3,9 +3,14 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "csvio.h"
+#include "qb_test.h"
 #include "rng.h"
 #include "workcount.h"
 
@@ -231,3 +236,23 @@ const qb_workload tw_notimed = {.name = "notimed", .description = "no real execu
 
 static const qb_workload *const all[] = {&tw_matmul, &tw_crash, &tw_hang, &tw_failing, &tw_notimed};
 const qb_workload_set tw_set = {all, 5, NULL, NULL};
+
+void tw_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void tw_expect_run_parses(const char *run)
+{
+    const char *files[] = {"results.csv", "samples.csv", "outcomes.csv", "meta.csv"};
+    for (int i = 0; i < 4; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", run, files[i]);
+        struct stat st;
+        if (stat(path, &st) != 0) continue;
+        qb_csv_records t;
+        if (qb_csv_read_records(path, &t) != QB_OK) fail_msg("after SIGKILL: %s", qb_last_error());
+        qb_csv_records_free(&t);
+    }
+}

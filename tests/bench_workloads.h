@@ -30,4 +30,11 @@ extern const qb_workload_set tw_set;
 /* Weight bytes one matmul call reads at `wbits` (packed). */
 long long tw_weight_bytes(int wbits);
 
+/* Helpers for the tests that kill sweeps. */
+void tw_sleep_ms(int ms);
+/* Every CSV file of run folder `run` parses with libcsv (a record cut at the
+ * end is allowed: the run folder repairs it on resume); the test fails
+ * otherwise, naming file and line. */
+void tw_expect_run_parses(const char *run);
+
 #endif

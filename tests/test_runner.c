@@ -299,27 +299,6 @@ static pid_t start_sweep(sweep_setup *s, const char *parent, const char *resume)
     return pid;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Every CSV file of the run parses (a cut last record is allowed). */
-static void expect_parses(const char *run)
-{
-    const char *files[] = {"results.csv", "samples.csv", "outcomes.csv", "meta.csv"};
-    for (int i = 0; i < 4; i++) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", run, files[i]);
-        struct stat st;
-        if (stat(path, &st) != 0) continue;
-        qb_csv_records t;
-        if (qb_csv_read_records(path, &t) != QB_OK) fail_msg("after SIGKILL: %s", qb_last_error());
-        qb_csv_records_free(&t);
-    }
-}
-
 static void test_sigkill_at_many_points_then_resume(void **state)
 {
     (void)state;
@@ -337,7 +316,7 @@ static void test_sigkill_at_many_points_then_resume(void **state)
             /* the first start: wait until its run folder is resumable */
             char latest[700];
             snprintf(latest, sizeof latest, "%s/latest/meta.csv", parent);
-            for (int i = 0; i < 5000 && access(latest, F_OK) != 0; i++) sleep_ms(1);
+            for (int i = 0; i < 5000 && access(latest, F_OK) != 0; i++) tw_sleep_ms(1);
             char link[700], target[600];
             snprintf(link, sizeof link, "%s/latest", parent);
             ssize_t n = readlink(link, target, sizeof target - 1);
@@ -347,10 +326,10 @@ static void test_sigkill_at_many_points_then_resume(void **state)
         }
         int status;
         if (!last) {
-            sleep_ms(delays[k]);
+            tw_sleep_ms(delays[k]);
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            expect_parses(run);
+            tw_expect_run_parses(run);
             char rp[4300];
             snprintf(rp, sizeof rp, "%s/results.csv", run);
             qb_csv_records t;

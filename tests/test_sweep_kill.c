@@ -14,16 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_workloads.h"
 #include "csvio.h"
 #include "strset.h"
 
 #define FLAGS "--models mlp --schemes uniform-sym,binary --wbits 8,1 --min-time 0 --repetitions 3 --warmup 1"
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* Starts `qbench ARGS` in the background; returns its pid. */
 static pid_t spawn(const char *args)
@@ -39,20 +34,6 @@ static pid_t spawn(const char *args)
     }
     free(cmd);
     return pid;
-}
-
-static void expect_csv_parses(const char *run)
-{
-    const char *files[] = {"results.csv", "samples.csv", "outcomes.csv", "meta.csv"};
-    for (int i = 0; i < 4; i++) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s", run, files[i]);
-        struct stat st;
-        if (stat(path, &st) != 0) continue;
-        qb_csv_records t;
-        if (qb_csv_read_records(path, &t) != QB_OK) fail_msg("after SIGKILL: %s", qb_last_error());
-        qb_csv_records_free(&t);
-    }
 }
 
 static void test_kill_a_real_sweep_and_resume(void **state)
@@ -93,7 +74,7 @@ static void test_kill_a_real_sweep_and_resume(void **state)
         if (k == 0) {
             char meta[800];
             snprintf(meta, sizeof meta, "%s/meta.csv", latest);
-            for (int i = 0; i < 20000 && access(meta, F_OK) != 0; i++) sleep_ms(1);
+            for (int i = 0; i < 20000 && access(meta, F_OK) != 0; i++) tw_sleep_ms(1);
             assert_int_equal(access(meta, F_OK), 0);
             char target[300];
             ssize_t n = readlink(latest, target, sizeof target - 1);
@@ -111,13 +92,13 @@ static void test_kill_a_real_sweep_and_resume(void **state)
                 qb_csv_records_free(&t);
             }
             alive = waitpid(pid, NULL, WNOHANG) == 0;
-            sleep_ms(2);
+            tw_sleep_ms(2);
         }
         if (!alive) break; /* it finished first: nothing left to kill */
-        sleep_ms(kills[k].ms);
+        tw_sleep_ms(kills[k].ms);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        expect_csv_parses(run);
+        tw_expect_run_parses(run);
         qb_csv_records t;
         if (qb_csv_read_records(rp, &t) == QB_OK) {
             mid_run += t.n - 1 > 0 && t.n - 1 < (int)want.n;
