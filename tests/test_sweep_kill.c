@@ -139,6 +139,11 @@ static void test_kill_a_real_sweep_and_resume(void **state)
     assert_memory_equal(before, after, l0);
     free(before);
     free(after);
+    /* an output folder that cannot be made: exit 2, naming the flag */
+    rc = qb_test_run_qbench(&out, "sweep " FLAGS " --out /dev/null/results%s", "");
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "--out /dev/null/results: /dev/null is not a folder"));
+    free(out);
     unsetenv("QBENCH_MODELS");
     qb_strset_free(&want);
     qb_strset_free(&seen);
