@@ -77,23 +77,6 @@ qb_status qb_vocab_check_correction(const char *what, const char *value)
     return qb_correction_parse(what, value, &c);
 }
 
-/* "NAME:N" with N a positive integer; returns N or -1. */
-static long suffix_int(const char *value, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    if (strncmp(value, prefix, n) != 0) return -1;
-    char *end;
-    long v = strtol(value + n, &end, 10);
-    if (end == value + n || *end != '\0' || v <= 0) return -1;
-    return v;
-}
-
-int qb_vocab_policy_first_last(const char *value)
-{
-    long b = suffix_int(value, "first-last:");
-    return b >= 1 && b <= 32 ? (int)b : 0;
-}
-
 qb_status qb_vocab_check_policy(const char *what, const char *value)
 {
     qb_policy p;

@@ -28,7 +28,5 @@ qb_status qb_vocab_check_granularity(const char *what, const char *value);
 qb_status qb_vocab_check_calib(const char *what, const char *value);
 qb_status qb_vocab_check_correction(const char *what, const char *value);
 qb_status qb_vocab_check_policy(const char *what, const char *value);
-/* B of "first-last:B", else 0. */
-int qb_vocab_policy_first_last(const char *value);
 
 #endif
