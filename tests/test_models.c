@@ -62,11 +62,18 @@ static void test_lenet(void **state)
     check_model("lenet", 91.5);
 }
 
+static void test_resnet(void **state)
+{
+    (void)state;
+    check_model("resnet", 93.5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mlp),
         cmocka_unit_test(test_lenet),
+        cmocka_unit_test(test_resnet),
     };
     qb_test_apply_filter();
     return cmocka_run_group_tests_name("models", tests, NULL, NULL);
