@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "counters.h"
+#include "procmem.h"
 #include "timing.h"
 
 void qb_cell_output_free(qb_cell_output *o)
@@ -30,31 +31,6 @@ void qb_eval_result_clear(qb_eval_result *e)
     e->accuracy = e->fp32_accuracy = e->drop_pp = e->drop_ci_low = e->drop_ci_high = NAN;
     e->agreement = e->kl = e->compression = NAN;
     e->size_bytes = -1;
-}
-
-/* kB value of a /proc/self/status line ("VmHWM:", "VmRSS:"), or -1. */
-static long proc_status_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    size_t n = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, n) == 0) {
-            v = strtol(line + n, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
-}
-
-static void reset_peak_rss(void)
-{
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (!f) return;
-    fputs("5", f); /* "5" resets the peak RSS (VmHWM) to the current RSS */
-    fclose(f);
 }
 
 static void fail(qb_cell_result *r, const char *status, const char *what)
@@ -190,13 +166,12 @@ void qb_cell_execute(const qb_cell *c, const qb_workload *w, const qb_spec *spec
         fail(r, "error", "thread pool");
         goto done;
     }
-    long rss0 = proc_status_kb("VmRSS:");
-    reset_peak_rss();
-    double t0 = qb_now();
+    qb_cost_meter meter;
+    qb_cost_start(&meter);
     qb_status s = w->prepare(&c->q, prep_pool, &state);
-    r->prep_seconds = qb_now() - t0;
-    long hwm = proc_status_kb("VmHWM:");
-    if (rss0 >= 0 && hwm >= rss0) r->prep_peak_mb = (double)(hwm - rss0) / 1024.0;
+    double peak_mb;
+    qb_cost_stop(&meter, &r->prep_seconds, &peak_mb);
+    if (!isnan(peak_mb)) r->prep_peak_mb = peak_mb;
     if (s != QB_OK) {
         fail(r, s == QB_ERR_UNSUPPORTED ? "skipped" : "error", "prepare");
         state = NULL;
