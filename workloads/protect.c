@@ -42,8 +42,8 @@ static const struct {
     {"resnet", 1, 0.5, 0.1},
 };
 
-void qb_protect_finetune_defaults(const char *arch, qb_weight_method method, double *epochs,
-                                  float *lr, int *batch)
+void qb_protect_finetune_defaults(const char *arch, qb_weight_method method,
+                                  const qb_scheme *scheme, double *epochs, float *lr, int *batch)
 {
     double qat = 2, inq = 1, scale = 0.1;
     for (size_t i = 0; i < QB_ARRAY_LEN(ft_defaults); i++)
@@ -55,6 +55,8 @@ void qb_protect_finetune_defaults(const char *arch, qb_weight_method method, dou
     const qb_arch *a = qb_arch_find(arch);
     qb_clear_error();
     *epochs = method == QB_ROUNDING_INQ ? inq : qat;
+    if (method == QB_ROUNDING_QAT && scheme && !scheme->affine && scheme->id != QB_SCHEME_KMEANS)
+        scale *= 4;
     *lr = (float)((a ? a->recipe.lr : 0.05) * scale);
     *batch = a ? a->recipe.batch : 128;
 }
@@ -73,7 +75,7 @@ double qb_protect_estimate_seconds(const qb_protect_options *o, const char *arch
         double epochs;
         float lr;
         int batch;
-        qb_protect_finetune_defaults(arch, c->method, &epochs, &lr, &batch);
+        qb_protect_finetune_defaults(arch, c->method, NULL, &epochs, &lr, &batch);
         if (c->epochs > 0) epochs = c->epochs;
         if (o->epochs > 0) epochs = o->epochs;
         /* forward and backward: about three forward passes per image */
@@ -148,7 +150,7 @@ static qb_status finetune(const qb_qeval *ev, const qb_qeval_config *c, const qb
     double epochs;
     float lr;
     int batch;
-    qb_protect_finetune_defaults(m->arch, corr->method, &epochs, &lr, &batch);
+    qb_protect_finetune_defaults(m->arch, corr->method, c->weights.scheme, &epochs, &lr, &batch);
     if (corr->epochs > 0) epochs = corr->epochs;
     if (o->epochs > 0) epochs = o->epochs;
     if (o->lr > 0) lr = o->lr;
