@@ -91,7 +91,7 @@ static void test_isolation_of_crashes_and_hangs(void **state)
         assert_string_equal(c->q.model, w[m]->name);
         qb_cell_output out;
         double t0 = (double)time(NULL);
-        assert_int_equal(qb_cell_run_isolated(c, w[m], &s.spec, s.topo, NULL, 0.5, &out), QB_OK);
+        assert_int_equal(qb_cell_run_isolated(c, w[m], &s.spec, s.topo, NULL, 3.0, &out), QB_OK);
         assert_true((double)time(NULL) - t0 < 30);
         if (strcmp(out.r.status, want[m]) != 0)
             fail_msg("%s: status %s (%s), want %s", w[m]->name, out.r.status, out.r.detail, want[m]);
@@ -125,7 +125,7 @@ static void test_isolation_of_crashes_and_hangs(void **state)
 static const char *mixed_spec =
     "[grid]\nmodels = matmul, crash, hang, failing, notimed\nschemes = binary\nwbits = 1\n"
     "placements = core\nscenarios = latency, throughput\n[timing]\nbatch = 4\nmin_time = 0\n"
-    "repetitions = 3\ntimeout = 0.5\n[counters]\nevents = sde:::qbench::macs, PAPI_TOT_CYC\n";
+    "repetitions = 3\ntimeout = 3\n[counters]\nevents = sde:::qbench::macs, PAPI_TOT_CYC\n";
 
 static void test_sweep_writes_the_run_folder(void **state)
 {
