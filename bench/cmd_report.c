@@ -7,11 +7,14 @@
 
 int qb_cmd_report(int argc, char **argv)
 {
-    static const char synopsis[] = "RUN\n"
+    static const char synopsis[] = "RUN [--quiet]\n"
         "Writes RUN/report.md and a self-contained RUN/report.html (plots inline), with the\n"
-        "plots' gnuplot scripts and data in RUN/plots/.";
+        "plots' gnuplot scripts and data in RUN/plots/, and prints the report's summary and\n"
+        "\"What to ship\" tables.";
+    int quiet = 0;
+    const qb_opt opts[] = {{"--quiet", QB_OPT_FLAG, &quiet, NULL, "print only the files written"}};
     const char *pos[1];
-    int npos, rc = qb_cmd_parse("report", synopsis, argc, argv, NULL, 0, pos, 1, 1, &npos);
+    int npos, rc = qb_cmd_parse("report", synopsis, argc, argv, opts, 1, pos, 1, 1, &npos);
     qb_run run;
     if (rc >= 0 || (rc = qb_cmd_load_run("report", pos[0], &run)) >= 0) return rc;
     qb_plot_list plots;
@@ -19,6 +22,14 @@ int qb_cmd_report(int argc, char **argv)
     if (s != QB_OK) {
         qb_run_free(&run);
         return qb_cmd_fail("report", s);
+    }
+    if (!quiet) {
+        fflush(stdout);
+        if ((s = qb_report_print(&run, stdout)) != QB_OK) {
+            qb_run_free(&run);
+            return qb_cmd_fail("report", s);
+        }
+        putchar('\n');
     }
     int rendered = 0;
     for (int i = 0; i < plots.n; i++) rendered += plots.item[i].rendered;

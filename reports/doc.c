@@ -25,12 +25,24 @@ typedef struct {
     void (*table_end)(FILE *f);
     void (*image)(FILE *f, const char *dir, const char *rel, const char *caption);
     void (*end)(FILE *f);
+    /* Set by formats that lay a table out only once they have seen all of
+     * it (aligned columns); rows are then buffered and this replaces
+     * table_begin, row and table_end. `cells` holds nrows * ncols. */
+    void (*whole_table)(FILE *f, int ncols, const char *const *head, char *const *cells,
+                        int nrows, const char *align);
 } doc_format;
 
 struct doc_out {
     const doc_format *fmt;
     qb_safefile file;
+    FILE *stream; /* a stream we do not own (stdout) instead of a file */
 };
+
+/* A table kept whole for formats with whole_table. */
+typedef struct {
+    char **head, **cells;
+    int nrows, cap;
+} doc_table;
 
 struct qb_doc {
     char *dir;
@@ -38,7 +50,10 @@ struct qb_doc {
     int nout;
     int in_list, in_table, ncols;
     char align[64];
+    doc_table table;
 };
+
+static FILE *out_fp(const doc_out *o) { return o->stream ? o->stream : o->file.fp; }
 
 /* ---- Markdown ---- */
 
@@ -79,7 +94,7 @@ static void md_image(FILE *f, const char *dir, const char *rel, const char *capt
 
 static const doc_format markdown = {
     ".md", md_begin, md_heading, md_para, md_list_begin, md_bullet, md_nothing, md_code,
-    md_table_begin, md_row, md_nothing, md_image, md_nothing,
+    md_table_begin, md_row, md_nothing, md_image, md_nothing, NULL,
 };
 
 /* ---- HTML ---- */
@@ -248,7 +263,81 @@ static void html_end(FILE *f) { fputs("</body>\n</html>\n", f); }
 
 static const doc_format html = {
     ".html", html_begin, html_heading, html_para, html_list_begin, html_bullet, html_list_end,
-    html_code, html_table_begin, html_row, html_table_end, html_image, html_end,
+    html_code, html_table_begin, html_row, html_table_end, html_image, html_end, NULL,
+};
+
+/* ---- plain text, for terminals ---- */
+
+/* Text without the inline marks (** and `) and Markdown's \| escape. */
+static size_t text_plain(const char *s, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (; *s && n + 1 < len; s++) {
+        if ((s[0] == '*' && s[1] == '*') || (s[0] == '\\' && s[1] == '|')) {
+            if (s[0] == '*') s++;
+            continue;
+        }
+        if (*s != '`') buf[n++] = *s;
+    }
+    buf[n] = '\0';
+    return n;
+}
+static void text_put(FILE *f, const char *prefix, const char *text, const char *suffix)
+{
+    char buf[4096];
+    text_plain(text, buf, sizeof buf);
+    fprintf(f, "%s%s%s", prefix, buf, suffix);
+}
+static void text_begin(FILE *f, const char *title) { text_put(f, "", title, "\n"); }
+static void text_heading(FILE *f, int level, const char *text)
+{
+    text_put(f, "\n", text, level <= 2 ? "\n" : ":\n");
+    if (level <= 2) {
+        char buf[4096];
+        for (size_t i = text_plain(text, buf, sizeof buf); i > 0; i--) fputc('-', f);
+        fputc('\n', f);
+    }
+}
+static void text_para(FILE *f, const char *text) { text_put(f, "", text, "\n"); }
+static void text_bullet(FILE *f, const char *text) { text_put(f, "  - ", text, "\n"); }
+static void text_code(FILE *f, const char *text) { text_put(f, "", text, "\n"); }
+static void text_image(FILE *f, const char *dir, const char *rel, const char *caption)
+{
+    fprintf(f, "  [plot %s/%s] ", dir, rel);
+    text_put(f, "", caption, "\n");
+}
+static void text_row(FILE *f, int ncols, char *const *cells, const int *width, const char *align)
+{
+    fputs("  ", f);
+    for (int c = 0; c < ncols; c++) {
+        char buf[1024];
+        text_plain(cells[c], buf, sizeof buf);
+        int pad = width[c] - (int)strlen(buf);
+        if (align[c] == 'r') fprintf(f, "%*s%s", pad > 0 ? pad : 0, "", buf);
+        else fprintf(f, "%s%*s", buf, c + 1 < ncols && pad > 0 ? pad : 0, "");
+        fputs(c + 1 < ncols ? "  " : "\n", f);
+    }
+}
+static void text_table(FILE *f, int ncols, const char *const *head, char *const *cells, int nrows,
+                       const char *align)
+{
+    int width[64] = {0};
+    char buf[1024];
+    for (int c = 0; c < ncols; c++) {
+        width[c] = (int)text_plain(head[c], buf, sizeof buf);
+        for (int r = 0; r < nrows; r++) {
+            int w = (int)text_plain(cells[r * ncols + c], buf, sizeof buf);
+            if (w > width[c]) width[c] = w;
+        }
+    }
+    fputc('\n', f);
+    text_row(f, ncols, (char *const *)head, width, align);
+    for (int r = 0; r < nrows; r++) text_row(f, ncols, cells + r * ncols, width, align);
+}
+
+static const doc_format text = {
+    ".txt", text_begin, text_heading, text_para, md_nothing, text_bullet, md_nothing, text_code,
+    NULL, NULL, NULL, text_image, md_nothing, text_table,
 };
 
 /* ---- the document ---- */
@@ -283,16 +372,56 @@ qb_status qb_doc_open(qb_doc **out, const char *dir, const char *stem, int forma
     return QB_OK;
 }
 
+qb_status qb_doc_open_stream(qb_doc **out, FILE *stream, const char *dir, const char *title)
+{
+    qb_doc *d = calloc(1, sizeof *d);
+    if (!d || !(d->dir = strdup(dir))) {
+        free(d);
+        return qb_error(QB_ERR_NOMEM, "out of memory");
+    }
+    d->out[0].fmt = &text;
+    d->out[0].stream = stream;
+    d->nout = 1;
+    text.begin(stream, title);
+    *out = d;
+    return QB_OK;
+}
+
+static void table_free(doc_table *t, int ncols)
+{
+    for (int i = 0; t->head && i < ncols; i++) free(t->head[i]);
+    for (int i = 0; i < t->nrows * ncols; i++) free(t->cells[i]);
+    free(t->head);
+    free(t->cells);
+    memset(t, 0, sizeof *t);
+}
+
+/* Copies `n` strings (NULL when out of memory; the table then drops them). */
+static char **copy_cells(const char *const *src, int n, char **dst)
+{
+    for (int i = 0; dst && i < n; i++) dst[i] = strdup(src[i] ? src[i] : "");
+    return dst;
+}
+
 /* Closes an open list or table before another block starts. */
 static void settle(qb_doc *d, int list, int table)
 {
     for (int i = 0; i < d->nout; i++) {
-        FILE *f = d->out[i].file.fp;
-        if (d->in_list && !list) d->out[i].fmt->list_end(f);
-        if (d->in_table && !table) d->out[i].fmt->table_end(f);
+        FILE *f = out_fp(&d->out[i]);
+        const doc_format *F = d->out[i].fmt;
+        if (d->in_list && !list) F->list_end(f);
+        if (d->in_table && !table) {
+            if (F->whole_table && d->table.head)
+                F->whole_table(f, d->ncols, (const char *const *)d->table.head, d->table.cells,
+                               d->table.nrows, d->align);
+            else if (!F->whole_table) F->table_end(f);
+        }
     }
     if (!list) d->in_list = 0;
-    if (!table) d->in_table = 0;
+    if (!table) {
+        if (d->in_table) table_free(&d->table, d->ncols);
+        d->in_table = 0;
+    }
 }
 
 static char *vformat(const char *fmt, va_list ap)
@@ -309,7 +438,7 @@ static char *vformat(const char *fmt, va_list ap)
         va_end(ap);                                   \
         if (!text) return;                            \
         for (int i_ = 0; i_ < (d)->nout; i_++) {      \
-            FILE *f = (d)->out[i_].file.fp;           \
+            FILE *f = out_fp(&(d)->out[i_]);          \
             const doc_format *F = (d)->out[i_].fmt;   \
             body;                                     \
         }                                             \
@@ -342,7 +471,7 @@ void qb_doc_bullet(qb_doc *d, const char *fmt, ...)
 void qb_doc_code(qb_doc *d, const char *text)
 {
     settle(d, 0, 0);
-    for (int i = 0; i < d->nout; i++) d->out[i].fmt->code(d->out[i].file.fp, text);
+    for (int i = 0; i < d->nout; i++) d->out[i].fmt->code(out_fp(&d->out[i]), text);
 }
 
 void qb_doc_table(qb_doc *d, int ncols, const char *const *head, const char *align)
@@ -351,21 +480,36 @@ void qb_doc_table(qb_doc *d, int ncols, const char *const *head, const char *ali
     d->in_table = 1;
     d->ncols = ncols < (int)sizeof d->align ? ncols : (int)sizeof d->align - 1;
     snprintf(d->align, sizeof d->align, "%s", align);
-    for (int i = 0; i < d->nout; i++)
-        d->out[i].fmt->table_begin(d->out[i].file.fp, d->ncols, head, d->align);
+    int whole = 0;
+    for (int i = 0; i < d->nout; i++) {
+        if (d->out[i].fmt->whole_table) whole = 1;
+        else d->out[i].fmt->table_begin(out_fp(&d->out[i]), d->ncols, head, d->align);
+    }
+    if (whole) d->table.head = copy_cells(head, d->ncols, calloc((size_t)d->ncols, sizeof(char *)));
 }
 
 void qb_doc_row(qb_doc *d, const char *const *cells)
 {
     for (int i = 0; i < d->nout; i++)
-        d->out[i].fmt->row(d->out[i].file.fp, d->ncols, cells, d->align);
+        if (!d->out[i].fmt->whole_table) d->out[i].fmt->row(out_fp(&d->out[i]), d->ncols, cells, d->align);
+    doc_table *t = &d->table;
+    if (!t->head) return;
+    if (t->nrows == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 16;
+        char **c = realloc(t->cells, (size_t)cap * (size_t)d->ncols * sizeof *c);
+        if (!c) return; /* out of memory: the row is left out of the terminal view */
+        t->cells = c;
+        t->cap = cap;
+    }
+    copy_cells(cells, d->ncols, t->cells + t->nrows * d->ncols);
+    t->nrows++;
 }
 
 void qb_doc_image(qb_doc *d, const char *rel, const char *caption)
 {
     settle(d, 0, 0);
     for (int i = 0; i < d->nout; i++)
-        d->out[i].fmt->image(d->out[i].file.fp, d->dir, rel, caption);
+        d->out[i].fmt->image(out_fp(&d->out[i]), d->dir, rel, caption);
 }
 
 qb_status qb_doc_close(qb_doc *d)
@@ -373,7 +517,8 @@ qb_status qb_doc_close(qb_doc *d)
     settle(d, 0, 0);
     qb_status s = QB_OK;
     for (int i = 0; i < d->nout; i++) {
-        d->out[i].fmt->end(d->out[i].file.fp);
+        d->out[i].fmt->end(out_fp(&d->out[i]));
+        if (d->out[i].stream) continue;
         qb_status si = s == QB_OK ? qb_safefile_commit(&d->out[i].file) : QB_OK;
         if (s != QB_OK) qb_safefile_abort(&d->out[i].file);
         if (si != QB_OK) s = si;
@@ -386,7 +531,9 @@ qb_status qb_doc_close(qb_doc *d)
 void qb_doc_abort(qb_doc *d)
 {
     if (!d) return;
-    for (int i = 0; i < d->nout; i++) qb_safefile_abort(&d->out[i].file);
+    for (int i = 0; i < d->nout; i++)
+        if (!d->out[i].stream) qb_safefile_abort(&d->out[i].file);
+    table_free(&d->table, d->ncols);
     free(d->dir);
     free(d);
 }

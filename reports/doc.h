@@ -31,7 +31,12 @@ void qb_doc_row(qb_doc *d, const char *const *cells);
 /* An image at `rel` (relative to DIR, e.g. "plots/pareto.png"), captioned. */
 void qb_doc_image(qb_doc *d, const char *rel, const char *caption);
 
-/* Writes the files into place and frees `d`. */
+/* A plain-text document on `stream` (a terminal: stdout), with aligned
+ * tables and no inline marks; `dir` is where images' paths start. The
+ * stream is not closed. */
+qb_status qb_doc_open_stream(qb_doc **out, FILE *stream, const char *dir, const char *title);
+
+/* Writes the files into place (or finishes the stream) and frees `d`. */
 qb_status qb_doc_close(qb_doc *d);
 /* Frees `d` and leaves any previous files untouched. */
 void qb_doc_abort(qb_doc *d);

@@ -255,6 +255,24 @@ static void layers(qb_doc *d, const qb_run *run)
     }
 }
 
+qb_status qb_report_print(const qb_run *run, FILE *stream)
+{
+    qb_model_ref *m;
+    size_t nm;
+    qb_status s = qb_view_models(run, &m, &nm);
+    if (s != QB_OK) return s;
+    char title[512];
+    snprintf(title, sizeof title, "qbench report: %s", qb_report_name(run->dir));
+    qb_doc *d;
+    if ((s = qb_doc_open_stream(&d, stream, run->dir, title)) == QB_OK) {
+        summary(d, run, m, nm);
+        budgets(d, run, m, nm);
+        s = qb_doc_close(d);
+    }
+    free(m);
+    return s;
+}
+
 qb_status qb_report_write(const qb_run *run, const char *dir, qb_plot_list *plots)
 {
     char *plot_dir;

@@ -7,6 +7,8 @@
 #ifndef QB_REPORT_H
 #define QB_REPORT_H
 
+#include <stdio.h>
+
 #include "run.h"
 #include "run_plots.h"
 #include "status.h"
@@ -18,6 +20,10 @@ qb_status qb_report_write(const qb_run *run, const char *dir, qb_plot_list *plot
 
 /* The plots section shared by every document with plots: each rendered
  * plot with its caption, or why it is missing. */
+/* The report's summary and "What to ship" tables as plain text on `stream`
+ * (what `qbench report` prints on the terminal). */
+qb_status qb_report_print(const qb_run *run, FILE *stream);
+
 struct qb_doc;
 void qb_report_plots(struct qb_doc *d, const qb_plot_list *plots);
 

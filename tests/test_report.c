@@ -121,6 +121,39 @@ static void test_report_matches_golden_and_plots_render(void **state)
     free(dir);
 }
 
+/* The terminal view: plain text, and each table's lines equally long (its
+ * last column is right-aligned, so every column lines up). */
+static void test_report_printed_for_the_terminal(void **state)
+{
+    (void)state;
+    char *dir = qb_fixture_copy("run-small"), *root = qb_fixture_root(dir);
+    qb_run run;
+    assert_int_equal(qb_run_load(dir, &run), QB_OK);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(qb_report_print(&run, f), QB_OK);
+    fclose(f);
+    qb_run_free(&run);
+    assert_non_null(strstr(text, "\nWhat to ship\n------------\n"));
+    assert_null(strchr(text, '`'));
+    assert_null(strstr(text, "**"));
+    const char *t = strstr(text, "\n  budget  ");
+    assert_non_null(t);
+    int tables = 0;
+    for (; t; t = strstr(t, "\n  budget  "), tables++) {
+        size_t width = strcspn(t + 1, "\n"), rows = 0;
+        for (t = t + 1 + width; t[0] == '\n' && t[1] == ' '; t += 1 + width, rows++)
+            assert_int_equal(strcspn(t + 1, "\n"), width);
+        assert_int_equal(rows, 3); /* budgets 0.5, 1 and 2 pp */
+    }
+    assert_true(tables >= 1);
+    free(text);
+    qb_test_rmtree(root);
+    free(root);
+    free(dir);
+}
+
 static void test_report_without_gnuplot_still_written(void **state)
 {
     (void)state;
@@ -231,6 +264,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_matches_golden_and_plots_render),
+        cmocka_unit_test(test_report_printed_for_the_terminal),
         cmocka_unit_test(test_report_without_gnuplot_still_written),
         cmocka_unit_test(test_plot_command),
         cmocka_unit_test(test_report_bad_input_exit_2),
