@@ -35,16 +35,13 @@ static qb_status finish(qb_safefile *sf, qb_csv_line *l, qb_status s)
 }
 
 /* SQNRs are empty where not measured: a layer kept float, or exact. */
-qb_status qb_write_layers_csv(const char *path, const char *cell_id, const char *model,
+qb_status qb_print_layers_csv(FILE *fp, const char *name, const char *cell_id, const char *model,
                               const qb_layer_report *rows, int n)
 {
-    qb_safefile sf;
-    qb_status s = qb_safefile_open(&sf, path);
-    if (s != QB_OK) return s;
     static const char *cols[] = {"cell_id", "model", "layer_index", "layer", "kind", "wbits",
                                  "abits", "weight_sqnr_db", "act_sqnr_db", "sensitivity_pp"};
     qb_csv_line l = {0};
-    s = header(&l, sf.fp, path, cols, QB_ARRAY_LEN(cols));
+    qb_status s = header(&l, fp, name, cols, QB_ARRAY_LEN(cols));
     for (int i = 0; i < n && s == QB_OK; i++) {
         const qb_layer_report *r = &rows[i];
         qb_csv_str(&l, cell_id);
@@ -58,9 +55,20 @@ qb_status qb_write_layers_csv(const char *path, const char *cell_id, const char 
         qb_csv_num(&l, r->act_sqnr_db);
         qb_csv_num(&l, r->sensitivity_pp);
         qb_csv_end(&l);
-        s = flush_line(&l, sf.fp, path);
+        s = flush_line(&l, fp, name);
     }
-    return finish(&sf, &l, s);
+    qb_csv_line_free(&l);
+    return s;
+}
+
+qb_status qb_write_layers_csv(const char *path, const char *cell_id, const char *model,
+                              const qb_layer_report *rows, int n)
+{
+    qb_safefile sf;
+    qb_status s = qb_safefile_open(&sf, path);
+    if (s != QB_OK) return s;
+    qb_csv_line l = {0};
+    return finish(&sf, &l, qb_print_layers_csv(sf.fp, path, cell_id, model, rows, n));
 }
 
 qb_status qb_write_pareto_csv(const char *path, const char *cell_id, const char *model,

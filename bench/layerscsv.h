@@ -6,10 +6,15 @@
 #ifndef QB_LAYERSCSV_H
 #define QB_LAYERSCSV_H
 
+#include <stdio.h>
+
 #include "mixedprec.h"
 #include "qeval.h"
 
 qb_status qb_write_layers_csv(const char *path, const char *cell_id, const char *model,
+                              const qb_layer_report *rows, int n);
+/* The same rows on an open stream (`name` for messages: "standard output"). */
+qb_status qb_print_layers_csv(FILE *fp, const char *name, const char *cell_id, const char *model,
                               const qb_layer_report *rows, int n);
 
 /* One row per measured point of the search's curve, ascending size. */

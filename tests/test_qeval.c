@@ -188,6 +188,10 @@ static void test_cli_eval_and_inspect(void **state)
     assert_non_null(text);
     assert_non_null(strstr(text, "cell_id,model,layer_index,layer,kind,wbits,abits,weight_sqnr_db,"
                                  "act_sqnr_db,sensitivity_pp\n,mlp,1,fc1,dense,4,8,"));
+    /* --format csv prints the same file */
+    assert_int_equal(qb_test_run_qbench(&out, "inspect --model %s --wbits 4 --format csv", model_path), 0);
+    assert_string_equal(out, text);
+    free(out);
     free(text);
     static const char *bad[][2] = {
         {"eval --model %s --scheme foo", "unknown scheme 'foo'"},
