@@ -106,6 +106,25 @@ static void print_duration(FILE *out, double s)
     else fprintf(out, "%lds", t);
 }
 
+static int listed(const qb_cell *c, int si, int sn, const qb_strset *done)
+{
+    return qb_cell_in_shard(c, si, sn) && !qb_strset_has(done, c->id);
+}
+
+static qb_status print_cell(const qb_cell *c, const qb_topo *topo)
+{
+    qb_placement p;
+    qb_status s = qb_placement_resolve(topo, "placement", c->placement, &p);
+    if (s != QB_OK) return s;
+    printf("%-16s %-7s %-13s %5d %5d %-12s %-16s %-13s %-14s %-8s %-16s %7d %-10s %-10s %5d\n", c->id,
+           c->q.model, c->q.scheme, c->q.wbits, c->q.abits, c->q.granularity[0] ? c->q.granularity : "-",
+           c->q.calib[0] ? c->q.calib : "-", c->q.correction, c->q.policy, c->q.backend, p.name,
+           p.nthreads, p.cpuset_list, c->scenario, c->batch);
+    qb_placement_free(&p);
+    return QB_OK;
+}
+
+/* The cells grid by grid, each under a heading with its count and time. */
 static qb_status dry_run(const qb_spec *spec, const qb_grid *grid, const qb_topo *topo, int si, int sn,
                          const qb_strset *done)
 {
@@ -119,27 +138,33 @@ static qb_status dry_run(const qb_spec *spec, const qb_grid *grid, const qb_topo
             n++;
             n_done += qb_strset_has(done, grid->cells[i].id);
         }
+    int ngrids = qb_spec_n_grids(spec);
+    double *per_grid = qb_calloc((size_t)ngrids, sizeof *per_grid);
+    if (!per_grid) return QB_ERR_NOMEM;
+    double total = qb_sweep_estimate_by_grid(spec, grid, qb_builtin_workloads(), si, sn, done, per_grid);
     printf("# %d cells", n);
     if (sn > 1) printf(" (shard %d/%d of %d)", si, sn, grid->n);
     if (n_done) printf(", %d already done (not listed)", n_done);
-    printf(", spec_hash %s, topology %s: %s\n", hash, qb_topo_source(topo), summary);
-    printf("%-16s %-7s %-13s %5s %5s %-12s %-16s %-10s %-12s %-8s %-16s %7s %-10s %-10s %5s\n", "cell_id",
+    printf(", %d grid%s, spec_hash %s, topology %s: %s\n", ngrids, ngrids > 1 ? "s" : "", hash,
+           qb_topo_source(topo), summary);
+    printf("%-16s %-7s %-13s %5s %5s %-12s %-16s %-13s %-14s %-8s %-16s %7s %-10s %-10s %5s\n", "cell_id",
            "model", "scheme", "wbits", "abits", "granularity", "calib", "correction", "policy",
            "backend", "placement", "threads", "cpuset", "scenario", "batch");
-    for (int i = 0; i < grid->n; i++) {
-        const qb_cell *c = &grid->cells[i];
-        if (!qb_cell_in_shard(c, si, sn) || qb_strset_has(done, c->id)) continue;
-        qb_placement p;
-        qb_status s = qb_placement_resolve(topo, "placement", c->placement, &p);
-        if (s != QB_OK) return s;
-        printf("%-16s %-7s %-13s %5d %5d %-12s %-16s %-10s %-12s %-8s %-16s %7d %-10s %-10s %5d\n", c->id,
-               c->q.model, c->q.scheme, c->q.wbits, c->q.abits, c->q.granularity[0] ? c->q.granularity : "-",
-               c->q.calib[0] ? c->q.calib : "-", c->q.correction, c->q.policy, c->q.backend, p.name,
-               p.nthreads, p.cpuset_list, c->scenario, c->batch);
-        qb_placement_free(&p);
+    qb_status s = QB_OK;
+    for (int g = 0; g < ngrids && s == QB_OK; g++) {
+        int cells = 0;
+        for (int i = 0; i < grid->n; i++) cells += grid->cells[i].grid == g && listed(&grid->cells[i], si, sn, done);
+        printf("# [%s]: %d cell%s%s, estimated ", qb_spec_grid_name(spec, g), cells, cells == 1 ? "" : "s",
+               g > 0 ? " not in an earlier grid" : "");
+        print_duration(stdout, per_grid[g]);
+        printf("\n");
+        for (int i = 0; i < grid->n && s == QB_OK; i++)
+            if (grid->cells[i].grid == g && listed(&grid->cells[i], si, sn, done)) s = print_cell(&grid->cells[i], topo);
     }
+    free(per_grid);
+    if (s != QB_OK) return s;
     printf("# estimated time: ");
-    print_duration(stdout, qb_sweep_estimate(spec, grid, qb_builtin_workloads(), si, sn, done));
+    print_duration(stdout, total);
     printf("\n");
     return QB_OK;
 }

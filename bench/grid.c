@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "args.h"
+#include "strset.h"
 #include "vocab.h"
 
 void qb_cell_canonical(const qb_cell *c, char *buf, size_t len)
@@ -19,16 +20,46 @@ void qb_cell_canonical(const qb_cell *c, char *buf, size_t len)
 
 typedef struct {
     const qb_spec *spec;
+    int grid;          /* the grid being expanded */
     qb_grid *g;
-    int cap;
+    int cap, group_cap;
+    qb_strset ids;     /* cells so far */
 } builder;
 
-/* Appends the placements x scenarios cells of one config. */
+/* The group of a config: an earlier grid's if it had the config. */
+static qb_status config_group(builder *b, const qb_qconfig *q, int *group)
+{
+    qb_cell probe = {.q = *q, .placement = "", .scenario = ""};
+    char canon[1024];
+    qb_cell_canonical(&probe, canon, sizeof canon);
+    uint64_t key = qb_fnv1a64(canon);
+    for (int i = 0; i < b->g->n_groups; i++)
+        if (b->g->group_key[i] == key) {
+            *group = i;
+            return QB_OK;
+        }
+    if (b->g->n_groups == b->group_cap) {
+        int cap = b->group_cap ? b->group_cap * 2 : 64;
+        uint64_t *k = realloc(b->g->group_key, (size_t)cap * sizeof *k);
+        if (!k) return qb_error(QB_ERR_NOMEM, "out of memory expanding the grid");
+        b->g->group_key = k;
+        b->group_cap = cap;
+    }
+    b->g->group_key[b->g->n_groups] = key;
+    *group = b->g->n_groups++;
+    return QB_OK;
+}
+
+/* Appends the placements x scenarios cells of one config that no earlier
+ * grid has. */
 static qb_status add_config(builder *b, const qb_qconfig *q)
 {
-    const qb_strlist *pl = qb_spec_list(b->spec, QB_SK_PLACEMENTS);
-    const qb_strlist *sc = qb_spec_list(b->spec, QB_SK_SCENARIOS);
+    const qb_strlist *pl = qb_spec_grid_list(b->spec, b->grid, QB_SK_PLACEMENTS);
+    const qb_strlist *sc = qb_spec_grid_list(b->spec, b->grid, QB_SK_SCENARIOS);
     int batch = qb_spec_int(b->spec, QB_SK_BATCH);
+    int group = 0;
+    qb_status st = config_group(b, q, &group);
+    if (st != QB_OK) return st;
     for (int p = 0; p < pl->n; p++)
         for (int s = 0; s < sc->n; s++) {
             if (b->g->n == b->cap) {
@@ -41,7 +72,8 @@ static qb_status add_config(builder *b, const qb_qconfig *q)
             qb_cell *c = &b->g->cells[b->g->n];
             memset(c, 0, sizeof *c);
             c->index = b->g->n;
-            c->group = b->g->n_groups;
+            c->group = group;
+            c->grid = b->grid;
             c->q = *q;
             c->placement = pl->items[p];
             c->scenario = sc->items[s];
@@ -49,26 +81,30 @@ static qb_status add_config(builder *b, const qb_qconfig *q)
             char canon[1024];
             qb_cell_canonical(c, canon, sizeof canon);
             snprintf(c->id, sizeof c->id, "%016llx", (unsigned long long)qb_fnv1a64(canon));
-            b->g->n++;
+            int added;
+            if ((st = qb_strset_add(&b->ids, c->id, &added)) != QB_OK) return st;
+            if (added) b->g->n++;
         }
-    b->g->n_groups++;
     return QB_OK;
 }
 
-qb_status qb_grid_expand(const qb_spec *s, qb_grid *out)
+/* The cells of grid `b->grid`. */
+static qb_status expand_grid(builder *b)
 {
-    memset(out, 0, sizeof *out);
-    if (!s->resolved) return qb_error(QB_ERR_INTERNAL, "grid: the spec is not resolved");
-    builder b = {s, out, 0};
-    const qb_strlist *models = qb_spec_list(s, QB_SK_MODELS), *schemes = qb_spec_list(s, QB_SK_SCHEMES),
-                     *wb = qb_spec_list(s, QB_SK_WBITS), *ab = qb_spec_list(s, QB_SK_ABITS),
-                     *gr = qb_spec_list(s, QB_SK_GRANULARITY), *ca = qb_spec_list(s, QB_SK_CALIB),
-                     *co = qb_spec_list(s, QB_SK_CORRECTION), *po = qb_spec_list(s, QB_SK_POLICY),
-                     *be = qb_spec_list(s, QB_SK_BACKEND);
+    const qb_spec *s = b->spec;
+    int gi = b->grid;
+    const qb_strlist *models = qb_spec_grid_list(s, gi, QB_SK_MODELS),
+                     *schemes = qb_spec_grid_list(s, gi, QB_SK_SCHEMES),
+                     *wb = qb_spec_grid_list(s, gi, QB_SK_WBITS), *ab = qb_spec_grid_list(s, gi, QB_SK_ABITS),
+                     *gr = qb_spec_grid_list(s, gi, QB_SK_GRANULARITY),
+                     *ca = qb_spec_grid_list(s, gi, QB_SK_CALIB),
+                     *co = qb_spec_grid_list(s, gi, QB_SK_CORRECTION),
+                     *po = qb_spec_grid_list(s, gi, QB_SK_POLICY),
+                     *be = qb_spec_grid_list(s, gi, QB_SK_BACKEND);
     qb_status st = QB_OK;
     for (int m = 0; m < models->n && st == QB_OK; m++) {
         qb_qconfig fp32 = {models->items[m], "fp32", "", "", "none", "uniform", 32, 32, "auto"};
-        st = add_config(&b, &fp32);
+        st = add_config(b, &fp32);
         for (int si = 0; si < schemes->n && st == QB_OK; si++)
             for (int w = 0; w < wb->n && st == QB_OK; w++) {
                 int wbits = atoi(wb->items[w]);
@@ -88,11 +124,22 @@ qb_status qb_grid_expand(const qb_spec *s, qb_grid *out)
                                         qb_qconfig q = {models->items[m], schemes->items[si],
                                                         gr->items[g], ca->items[c], co->items[r],
                                                         po->items[p], wbits, abits, be->items[k]};
-                                        st = add_config(&b, &q);
+                                        st = add_config(b, &q);
                                     }
                 }
             }
     }
+    return st;
+}
+
+qb_status qb_grid_expand(const qb_spec *s, qb_grid *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s->resolved) return qb_error(QB_ERR_INTERNAL, "grid: the spec is not resolved");
+    builder b = {s, 0, out, 0, 0, {0}};
+    qb_status st = QB_OK;
+    for (b.grid = 0; b.grid < qb_spec_n_grids(s) && st == QB_OK; b.grid++) st = expand_grid(&b);
+    qb_strset_free(&b.ids);
     qb_clear_error();
     if (st != QB_OK) qb_grid_free(out);
     return st;
@@ -101,6 +148,7 @@ qb_status qb_grid_expand(const qb_spec *s, qb_grid *out)
 void qb_grid_free(qb_grid *g)
 {
     free(g->cells);
+    free(g->group_key);
     memset(g, 0, sizeof *g);
 }
 

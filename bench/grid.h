@@ -1,16 +1,20 @@
 /* Cells: the expansion of a resolved spec into model x quantization config x
  * backend x placement x scenario, each with a stable id.
  *
- * Order: per model, the fp32 baseline cells first (so every quantized cell
- * finds its baseline for the speedup), then per config (scheme, wbits,
- * abits, granularity, calib, correction, policy, backend) its placements x
- * scenarios. The id is FNV-1a 64 of the canonical parameter string
- * (docs/csv-schema.md), so it is the same across runs and machines.
- * Cells of one config share a `group` (their accuracy is evaluated once). */
+ * Order: grid by grid ([grid], then the sub-grids in file order); in each,
+ * per model, the fp32 baseline cells first (so every quantized cell finds
+ * its baseline for the speedup), then per config (scheme, wbits, abits,
+ * granularity, calib, correction, policy, backend) its placements x
+ * scenarios. A cell an earlier grid already has is not repeated. The id is
+ * FNV-1a 64 of the canonical parameter string (docs/csv-schema.md), so it
+ * is the same across runs and machines and whichever grid brings it. Cells
+ * of one config share a `group` (their accuracy is evaluated once), across
+ * grids too. */
 #ifndef QB_GRID_H
 #define QB_GRID_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "spec.h"
 #include "workload.h"
 
@@ -18,6 +22,7 @@ typedef struct {
     char id[17];
     int index;            /* position in the full grid */
     int group;            /* model + quantization config */
+    int grid;             /* the first grid that has it (qb_spec_grid_name) */
     qb_qconfig q;         /* strings point into the spec */
     const char *placement;
     const char *scenario; /* "latency" or "throughput" */
@@ -28,6 +33,7 @@ typedef struct {
     qb_cell *cells;
     int n;
     int n_groups;
+    uint64_t *group_key;  /* n_groups hashes of model + config */
 } qb_grid;
 
 /* Expands a resolved spec; the grid's strings point into `s`. */

@@ -19,21 +19,31 @@ static double cell_estimate(const qb_spec *spec, const qb_cell *c, const qb_work
     return CELL_OVERHEAD_S + prep + timing;
 }
 
-double qb_sweep_estimate(const qb_spec *spec, const qb_grid *grid, const qb_workload_set *models,
-                         int shard_i, int shard_n, const qb_strset *done)
+double qb_sweep_estimate_by_grid(const qb_spec *spec, const qb_grid *grid, const qb_workload_set *models,
+                                 int shard_i, int shard_n, const qb_strset *done, double *per_grid)
 {
     double total = 0;
-    int last_group = -1;
+    /* a config is evaluated by its first cell that runs */
+    unsigned char *evaluated = calloc((size_t)grid->n_groups + 1, 1);
     for (int i = 0; i < grid->n; i++) {
         const qb_cell *c = &grid->cells[i];
         if (!qb_cell_in_shard(c, shard_i, shard_n) || (done && qb_strset_has(done, c->id))) continue;
         const qb_workload *w = NULL;
         qb_workload_find(models, c->q.model, &w);
-        total += cell_estimate(spec, c, w, c->group != last_group);
-        last_group = c->group;
+        double t = cell_estimate(spec, c, w, !evaluated || !evaluated[c->group]);
+        if (evaluated) evaluated[c->group] = 1;
+        if (per_grid) per_grid[c->grid] += t;
+        total += t;
     }
+    free(evaluated);
     qb_clear_error();
     return total;
+}
+
+double qb_sweep_estimate(const qb_spec *spec, const qb_grid *grid, const qb_workload_set *models,
+                         int shard_i, int shard_n, const qb_strset *done)
+{
+    return qb_sweep_estimate_by_grid(spec, grid, models, shard_i, shard_n, done, NULL);
 }
 
 /* Baseline latencies for the speedup: model x placement x scenario x batch. */
@@ -200,12 +210,14 @@ qb_status qb_sweep_run(const qb_sweep_opts *o, qb_sweep_summary *sum)
         if (cs != QB_OK) return cs;
     }
     /* shared inputs first: a missing model fails before a folder is made */
-    const qb_strlist *models = qb_spec_list(o->spec, QB_SK_MODELS);
-    for (int i = 0; i < models->n; i++) {
-        const qb_workload *w;
-        qb_status ps = qb_workload_find(o->models, models->items[i], &w);
-        if (ps == QB_OK && w->preload) ps = w->preload(w);
-        if (ps != QB_OK) return ps;
+    for (int g = 0; g < qb_spec_n_grids(o->spec); g++) {
+        const qb_strlist *models = qb_spec_grid_list(o->spec, g, QB_SK_MODELS);
+        for (int i = 0; i < models->n; i++) {
+            const qb_workload *w;
+            qb_status ps = qb_workload_find(o->models, models->items[i], &w);
+            if (ps == QB_OK && w->preload) ps = w->preload(w);
+            if (ps != QB_OK) return ps;
+        }
     }
 
     qb_csv_line header = {0};

@@ -73,8 +73,12 @@ qb_status qb_cell_run_isolated(const qb_cell *c, const qb_workload *w, const qb_
                                const qb_topo *topo, const qb_group_cache *cache, double timeout,
                                qb_cell_output *out);
 
-/* Estimated seconds for the cells of this shard not in `done` (may be NULL). */
+/* Estimated seconds for the cells of this shard not in `done` (may be NULL);
+ * _by_grid adds each cell's share to per_grid[cell->grid]
+ * (qb_spec_n_grids entries, zeroed by the caller) and returns the total. */
 double qb_sweep_estimate(const qb_spec *spec, const qb_grid *grid, const qb_workload_set *models,
                          int shard_i, int shard_n, const qb_strset *done);
+double qb_sweep_estimate_by_grid(const qb_spec *spec, const qb_grid *grid, const qb_workload_set *models,
+                                 int shard_i, int shard_n, const qb_strset *done, double *per_grid);
 
 #endif

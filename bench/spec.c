@@ -161,22 +161,46 @@ static qb_status parse_value(qb_spec_key k, const char *value, const char *where
     return QB_OK;
 }
 
-static qb_status set_key(qb_spec *s, qb_spec_key k, const char *value, const char *origin)
+/* Replaces list[k] and origin[k] (the spec's or a sub-grid's) with `value`. */
+static qb_status set_in(qb_strlist *list, char **origin, qb_spec_key k, const char *value,
+                        const char *where)
 {
     qb_strlist l;
-    qb_status st = parse_value(k, value, origin, &l);
+    qb_status st = parse_value(k, value, where, &l);
     if (st != QB_OK) return st;
-    char *o = strdup(origin);
+    char *o = strdup(where);
     if (!o) {
         list_free(&l);
         return qb_error(QB_ERR_NOMEM, "out of memory");
     }
-    list_free(&s->list[k]);
-    free(s->origin[k]);
-    s->list[k] = l;
-    s->origin[k] = o;
-    s->resolved = 0;
+    list_free(&list[k]);
+    free(origin[k]);
+    list[k] = l;
+    origin[k] = o;
     return QB_OK;
+}
+
+static qb_status set_key(qb_spec *s, qb_spec_key k, const char *value, const char *origin)
+{
+    qb_status st = set_in(s->list, s->origin, k, value, origin);
+    if (st == QB_OK) s->resolved = 0;
+    return st;
+}
+
+/* The sub-grid takes key k from [grid] again. */
+static void sub_inherit(qb_subgrid *g, int k)
+{
+    list_free(&g->list[k]);
+    free(g->origin[k]);
+    g->origin[k] = NULL;
+    g->own[k] = 0;
+}
+
+static void sub_free(qb_subgrid *g)
+{
+    for (int k = 0; k < QB_SK_GRID_COUNT; k++) sub_inherit(g, k);
+    free(g->section);
+    memset(g, 0, sizeof *g);
 }
 
 qb_status qb_spec_init(qb_spec *s)
@@ -198,12 +222,53 @@ void qb_spec_free(qb_spec *s)
         list_free(&s->list[k]);
         free(s->origin[k]);
     }
+    for (int i = 0; i < s->n_sub; i++) sub_free(&s->sub[i]);
+    free(s->sub);
     memset(s, 0, sizeof *s);
 }
 
 qb_status qb_spec_set(qb_spec *s, qb_spec_key k, const char *value, const char *origin)
 {
-    return set_key(s, k, value, origin);
+    qb_status st = set_key(s, k, value, origin);
+    /* the user's word wins in every grid */
+    if (st == QB_OK && k < QB_SK_GRID_COUNT)
+        for (int i = 0; i < s->n_sub; i++) sub_inherit(&s->sub[i], k);
+    return st;
+}
+
+#define QB_SUBGRID_NAME_MAX 48
+
+/* Starts [grid.NAME] (`name` of `len` bytes); its index in *out. */
+static qb_status open_subgrid(qb_spec *s, const char *where, int lineno, const char *name, size_t len,
+                              int *out)
+{
+    if (len == 0)
+        return qb_error(QB_ERR_ARG, "%s: [grid.] has an empty name; write [grid.NAME] (NAME: letters, "
+                        "digits, '-', '_')", where);
+    if (len > QB_SUBGRID_NAME_MAX)
+        return qb_error(QB_ERR_ARG, "%s: sub-grid name '%.*s' is longer than %d characters", where,
+                        (int)len, name, QB_SUBGRID_NAME_MAX);
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '_')
+            return qb_error(QB_ERR_ARG, "%s: sub-grid name '%.*s' may only have letters, digits, '-' "
+                            "and '_'", where, (int)len, name);
+    for (int i = 0; i < s->n_sub; i++)
+        if (strlen(s->sub[i].section) == len + 5 && strncmp(s->sub[i].section + 5, name, len) == 0)
+            return qb_error(QB_ERR_ARG, "%s: [grid.%.*s] is already defined at line %d; give each "
+                            "sub-grid its own name", where, (int)len, name, s->sub[i].line);
+    qb_subgrid *sub = realloc(s->sub, ((size_t)s->n_sub + 1) * sizeof *sub);
+    if (!sub) return qb_error(QB_ERR_NOMEM, "out of memory");
+    s->sub = sub;
+    qb_subgrid *g = &s->sub[s->n_sub];
+    memset(g, 0, sizeof *g);
+    if (asprintf(&g->section, "grid.%.*s", (int)len, name) < 0) {
+        g->section = NULL;
+        return qb_error(QB_ERR_NOMEM, "out of memory");
+    }
+    g->line = lineno;
+    *out = s->n_sub++;
+    s->resolved = 0;
+    return QB_OK;
 }
 
 static const char *section_keys(const char *section, char *buf, size_t len)
@@ -220,6 +285,7 @@ qb_status qb_spec_parse_text(qb_spec *s, const char *name, const char *text)
 {
     int set_line[QB_SK_COUNT] = {0};
     char section[64] = "";
+    int sub = -1; /* the [grid.NAME] being read */
     int lineno = 0;
     for (const char *p = text; *p;) {
         const char *nl = strchr(p, '\n');
@@ -239,12 +305,19 @@ qb_status qb_spec_parse_text(qb_spec *s, const char *name, const char *text)
             size_t sl = len - 2;
             const char *sec = line + 1;
             sec = trim(sec, &sl);
+            sub = -1;
+            if (sl >= 5 && strncmp(sec, "grid.", 5) == 0) {
+                qb_status st = open_subgrid(s, where, lineno, sec + 5, sl - 5, &sub);
+                if (st != QB_OK) return st;
+                snprintf(section, sizeof section, "%s", s->sub[sub].section);
+                continue;
+            }
             int known = 0;
             for (int k = 0; k < QB_SK_COUNT; k++)
                 if (strlen(keys[k].section) == sl && strncmp(keys[k].section, sec, sl) == 0) known = 1;
             if (!known)
-                return qb_error(QB_ERR_ARG, "%s: unknown section '[%.*s]' (known: [grid], [timing], "
-                                "[counters])", where, (int)sl, sec);
+                return qb_error(QB_ERR_ARG, "%s: unknown section '[%.*s]' (known: [grid], [grid.NAME], "
+                                "[timing], [counters])", where, (int)sl, sec);
             snprintf(section, sizeof section, "%.*s", (int)sl, sec);
             continue;
         }
@@ -254,6 +327,7 @@ qb_status qb_spec_parse_text(qb_spec *s, const char *name, const char *text)
                             (int)len, line);
         size_t kl = (size_t)(eq - line);
         const char *key = trim(line, &kl);
+        const char *home = sub >= 0 ? "grid" : section; /* the keys this section takes */
         int k = -1;
         for (int i = 0; i < QB_SK_COUNT; i++)
             if (strlen(keys[i].name) == kl && strncmp(keys[i].name, key, kl) == 0) k = i;
@@ -263,20 +337,21 @@ qb_status qb_spec_parse_text(qb_spec *s, const char *name, const char *text)
                 return qb_error(QB_ERR_ARG, "%s: unknown key '%.*s' (keys go under [grid], [timing] "
                                 "or [counters])", where, (int)kl, key);
             return qb_error(QB_ERR_ARG, "%s: unknown key '%.*s' in [%s] (known: %s)", where, (int)kl,
-                            key, section, section_keys(section, known, sizeof known));
+                            key, section, section_keys(home, known, sizeof known));
         }
-        if (strcmp(keys[k].section, section) != 0)
+        if (strcmp(keys[k].section, home) != 0)
             return qb_error(QB_ERR_ARG, "%s: key '%s' belongs in [%s]%s%s%s", where, keys[k].name,
                             keys[k].section, section[0] ? ", not [" : "", section,
                             section[0] ? "]" : "");
-        if (set_line[k])
-            return qb_error(QB_ERR_ARG, "%s: '%s' is already set at line %d", where, keys[k].name,
-                            set_line[k]);
-        set_line[k] = lineno;
+        int *seen = sub >= 0 ? &s->sub[sub].own[k] : &set_line[k];
+        if (*seen)
+            return qb_error(QB_ERR_ARG, "%s: '%s' is already set at line %d", where, keys[k].name, *seen);
         char *value = strndup(eq + 1, (size_t)(line + len - (eq + 1)));
         if (!value) return qb_error(QB_ERR_NOMEM, "out of memory");
-        qb_status st = set_key(s, (qb_spec_key)k, value, where);
+        qb_status st = sub >= 0 ? set_in(s->sub[sub].list, s->sub[sub].origin, (qb_spec_key)k, value, where)
+                                : set_key(s, (qb_spec_key)k, value, where);
         free(value);
+        if (st == QB_OK) *seen = lineno;
         if (st != QB_OK) return st;
     }
     return QB_OK;
@@ -319,6 +394,14 @@ qb_status qb_spec_parse_file(qb_spec *s, const char *path)
 
 /* ---- resolution ---- */
 
+/* The lists one grid's resolution works on: the spec's or a sub-grid's
+ * (the [grid] keys index both the same way). */
+typedef struct {
+    qb_strlist *list;
+    char **origin;
+    int sub; /* a sub-grid: a scheme a flag leaves without widths is dropped */
+} keyset;
+
 static int list_has(const qb_strlist *l, const char *item)
 {
     for (int i = 0; i < l->n; i++)
@@ -326,37 +409,36 @@ static int list_has(const qb_strlist *l, const char *item)
     return 0;
 }
 
-static qb_status replace_list(qb_spec *s, qb_spec_key k, qb_strlist *l)
+static void replace_list(keyset *ks, qb_spec_key k, qb_strlist *l)
 {
-    list_free(&s->list[k]);
-    s->list[k] = *l;
+    list_free(&ks->list[k]);
+    ks->list[k] = *l;
     l->items = NULL;
     l->n = 0;
-    return QB_OK;
 }
 
-static qb_status check_unique(const qb_spec *s, qb_spec_key k)
+static qb_status check_unique(const keyset *ks, qb_spec_key k)
 {
-    const qb_strlist *l = &s->list[k];
+    const qb_strlist *l = &ks->list[k];
     for (int i = 0; i < l->n; i++)
         for (int j = 0; j < i; j++)
             if (strcmp(l->items[i], l->items[j]) == 0)
-                return qb_error(QB_ERR_ARG, "%s: %s: '%s' is listed twice", s->origin[k], keys[k].name,
+                return qb_error(QB_ERR_ARG, "%s: %s: '%s' is listed twice", ks->origin[k], keys[k].name,
                                 l->items[i]);
     return QB_OK;
 }
 
 typedef qb_status (*check_fn)(const char *what, const char *value);
 
-static qb_status check_each(const qb_spec *s, qb_spec_key k, check_fn fn)
+static qb_status check_each(const keyset *ks, qb_spec_key k, check_fn fn)
 {
     char what[400];
-    snprintf(what, sizeof what, "%s: %s", s->origin[k], keys[k].name);
-    for (int i = 0; i < s->list[k].n; i++) {
-        qb_status st = fn(what, s->list[k].items[i]);
+    snprintf(what, sizeof what, "%s: %s", ks->origin[k], keys[k].name);
+    for (int i = 0; i < ks->list[k].n; i++) {
+        qb_status st = fn(what, ks->list[k].items[i]);
         if (st != QB_OK) return st;
     }
-    return check_unique(s, k);
+    return check_unique(ks, k);
 }
 
 static int only_item(const qb_strlist *l, const char *word)
@@ -413,31 +495,36 @@ static qb_status push_int(qb_strlist *l, int v)
     return list_push(l, b, strlen(b));
 }
 
+static int from_flag(const char *origin) { return strncmp(origin, "--", 2) == 0; }
+
 /* Schemes and weight bits together: each scheme runs at the listed widths it
  * takes. Schemes from `all` that take none of them are dropped; a scheme the
- * user named that takes none is an error. */
-static qb_status resolve_schemes_wbits(qb_spec *s)
+ * user named that takes none is an error - except in a sub-grid when a flag
+ * gave the schemes or the widths (the flag applies to every grid; a
+ * sub-grid it leaves without schemes is dropped by the caller). */
+static qb_status resolve_schemes_wbits(keyset *ks)
 {
-    int from_all = only_item(&s->list[QB_SK_SCHEMES], "all");
-    int all_bits = only_item(&s->list[QB_SK_WBITS], "all");
+    int from_all = only_item(&ks->list[QB_SK_SCHEMES], "all");
+    int all_bits = only_item(&ks->list[QB_SK_WBITS], "all");
+    int lenient = ks->sub && (from_flag(ks->origin[QB_SK_SCHEMES]) || from_flag(ks->origin[QB_SK_WBITS]));
     qb_strlist schemes = {0}, bits = {0};
     qb_status st = QB_OK;
     int listed[64], nlisted = 0;
     if (!all_bits) {
         char what[400];
-        snprintf(what, sizeof what, "%s: wbits", s->origin[QB_SK_WBITS]);
-        for (int i = 0; i < s->list[QB_SK_WBITS].n && st == QB_OK; i++) {
+        snprintf(what, sizeof what, "%s: wbits", ks->origin[QB_SK_WBITS]);
+        for (int i = 0; i < ks->list[QB_SK_WBITS].n && st == QB_OK; i++) {
             long b;
-            st = qb_parse_int(what, s->list[QB_SK_WBITS].items[i], 1, 32, &b);
+            st = qb_parse_int(what, ks->list[QB_SK_WBITS].items[i], 1, 32, &b);
             if (st == QB_OK && nlisted < 64) listed[nlisted++] = (int)b;
         }
-        if (st == QB_OK) st = check_unique(s, QB_SK_WBITS);
+        if (st == QB_OK) st = check_unique(ks, QB_SK_WBITS);
     }
-    if (st == QB_OK && !from_all) st = check_each(s, QB_SK_SCHEMES, check_scheme_name);
-    int n = from_all ? qb_vocab_n_schemes() : s->list[QB_SK_SCHEMES].n;
+    if (st == QB_OK && !from_all) st = check_each(ks, QB_SK_SCHEMES, check_scheme_name);
+    int n = from_all ? qb_vocab_n_schemes() : ks->list[QB_SK_SCHEMES].n;
     int used[33] = {0};
     for (int i = 0; i < n && st == QB_OK; i++) {
-        const char *name = from_all ? qb_vocab_scheme(i) : s->list[QB_SK_SCHEMES].items[i];
+        const char *name = from_all ? qb_vocab_scheme(i) : ks->list[QB_SK_SCHEMES].items[i];
         int acc[33], na = qb_vocab_scheme_wbits(name, acc, 33), hits = 0;
         for (int j = 0; j < na; j++) {
             int take = all_bits;
@@ -449,36 +536,36 @@ static qb_status resolve_schemes_wbits(qb_spec *s)
         }
         if (hits > 0) {
             st = list_push(&schemes, name, strlen(name));
-        } else if (!from_all) {
+        } else if (!from_all && !lenient) {
             char what[400];
-            snprintf(what, sizeof what, "%s: wbits", s->origin[QB_SK_WBITS]);
+            snprintf(what, sizeof what, "%s: wbits", ks->origin[QB_SK_WBITS]);
             char why[600];
             qb_vocab_check_wbits(what, name, listed[0]);
             snprintf(why, sizeof why, "%s", qb_last_error());
             st = qb_error(QB_ERR_ARG, "%s, so it gets no cells; list a width it takes or drop it", why);
         }
     }
-    if (st == QB_OK && schemes.n == 0)
+    if (st == QB_OK && schemes.n == 0 && !lenient)
         st = qb_error(QB_ERR_ARG, "%s: wbits: no scheme takes these bit widths (see qbench schemes)",
-                      s->origin[QB_SK_WBITS]);
+                      ks->origin[QB_SK_WBITS]);
     if (st == QB_OK && all_bits) {
         for (int b = 32; b >= 1 && st == QB_OK; b--)
             if (used[b]) st = push_int(&bits, b);
-        if (st == QB_OK) replace_list(s, QB_SK_WBITS, &bits);
+        if (st == QB_OK) replace_list(ks, QB_SK_WBITS, &bits);
     }
-    if (st == QB_OK) replace_list(s, QB_SK_SCHEMES, &schemes);
+    if (st == QB_OK) replace_list(ks, QB_SK_SCHEMES, &schemes);
     list_free(&schemes);
     list_free(&bits);
     return st;
 }
 
-static qb_status resolve_placements(qb_spec *s, const qb_topo *topo)
+static qb_status resolve_placements(keyset *ks, const qb_topo *topo)
 {
     qb_strlist out = {0};
     qb_status st = QB_OK;
-    const qb_strlist *in = &s->list[QB_SK_PLACEMENTS];
+    const qb_strlist *in = &ks->list[QB_SK_PLACEMENTS];
     char what[400];
-    snprintf(what, sizeof what, "%s: placements", s->origin[QB_SK_PLACEMENTS]);
+    snprintf(what, sizeof what, "%s: placements", ks->origin[QB_SK_PLACEMENTS]);
     for (int i = 0; i < in->n && st == QB_OK; i++) {
         if (strcmp(in->items[i], "default") == 0) {
             char names[64][32];
@@ -496,7 +583,7 @@ static qb_status resolve_placements(qb_spec *s, const qb_topo *topo)
             st = list_push(&out, p.name, strlen(p.name));
         qb_placement_free(&p);
     }
-    if (st == QB_OK) replace_list(s, QB_SK_PLACEMENTS, &out);
+    if (st == QB_OK) replace_list(ks, QB_SK_PLACEMENTS, &out);
     list_free(&out);
     return st;
 }
@@ -509,27 +596,69 @@ static qb_status check_model(const qb_workload_set *models, const char *what, co
     return QB_OK;
 }
 
-qb_status qb_spec_resolve(qb_spec *s, const qb_workload_set *models, const qb_topo *topo)
+/* Expands and validates the [grid] keys of one grid. */
+static qb_status resolve_grid(keyset *ks, const qb_workload_set *models, const qb_topo *topo)
 {
     qb_status st;
     char what[400];
-    snprintf(what, sizeof what, "%s: models", s->origin[QB_SK_MODELS]);
-    for (int i = 0; i < s->list[QB_SK_MODELS].n; i++)
-        if ((st = check_model(models, what, s->list[QB_SK_MODELS].items[i])) != QB_OK) return st;
-    if ((st = check_unique(s, QB_SK_MODELS)) != QB_OK) return st;
-    if ((st = resolve_schemes_wbits(s)) != QB_OK) return st;
-    if ((st = check_each(s, QB_SK_ABITS, check_abits)) != QB_OK) return st;
-    if ((st = check_each(s, QB_SK_GRANULARITY, qb_vocab_check_granularity)) != QB_OK) return st;
-    if ((st = check_each(s, QB_SK_CALIB, qb_vocab_check_calib)) != QB_OK) return st;
-    if ((st = check_each(s, QB_SK_CORRECTION, qb_vocab_check_correction)) != QB_OK) return st;
-    if ((st = check_each(s, QB_SK_POLICY, qb_vocab_check_policy)) != QB_OK) return st;
-    if ((st = check_each(s, QB_SK_BACKEND, check_backend)) != QB_OK) return st;
-    if ((st = check_each(s, QB_SK_SCENARIOS, check_scenario)) != QB_OK) return st;
-    if ((st = resolve_placements(s, topo)) != QB_OK) return st;
+    snprintf(what, sizeof what, "%s: models", ks->origin[QB_SK_MODELS]);
+    for (int i = 0; i < ks->list[QB_SK_MODELS].n; i++)
+        if ((st = check_model(models, what, ks->list[QB_SK_MODELS].items[i])) != QB_OK) return st;
+    if ((st = check_unique(ks, QB_SK_MODELS)) != QB_OK) return st;
+    if ((st = resolve_schemes_wbits(ks)) != QB_OK) return st;
+    if ((st = check_each(ks, QB_SK_ABITS, check_abits)) != QB_OK) return st;
+    if ((st = check_each(ks, QB_SK_GRANULARITY, qb_vocab_check_granularity)) != QB_OK) return st;
+    if ((st = check_each(ks, QB_SK_CALIB, qb_vocab_check_calib)) != QB_OK) return st;
+    if ((st = check_each(ks, QB_SK_CORRECTION, qb_vocab_check_correction)) != QB_OK) return st;
+    if ((st = check_each(ks, QB_SK_POLICY, qb_vocab_check_policy)) != QB_OK) return st;
+    if ((st = check_each(ks, QB_SK_BACKEND, check_backend)) != QB_OK) return st;
+    if ((st = check_each(ks, QB_SK_SCENARIOS, check_scenario)) != QB_OK) return st;
+    return resolve_placements(ks, topo);
+}
+
+/* A sub-grid takes the keys it does not set from [grid] as written (before
+ * `all` and `default` are expanded against [grid]'s own other keys); their
+ * origin says so in messages. */
+static qb_status inherit_unset(qb_subgrid *g, const qb_spec *s)
+{
+    for (int k = 0; k < QB_SK_GRID_COUNT; k++) {
+        if (g->own[k]) continue;
+        sub_inherit(g, k);
+        for (int i = 0; i < s->list[k].n; i++) {
+            qb_status st = list_push(&g->list[k], s->list[k].items[i], strlen(s->list[k].items[i]));
+            if (st != QB_OK) return st;
+        }
+        if (asprintf(&g->origin[k], "%s (inherited by [%s])", s->origin[k], g->section) < 0) {
+            g->origin[k] = NULL;
+            return qb_error(QB_ERR_NOMEM, "out of memory");
+        }
+    }
+    return QB_OK;
+}
+
+qb_status qb_spec_resolve(qb_spec *s, const qb_workload_set *models, const qb_topo *topo)
+{
+    qb_status st;
+    for (int i = 0; i < s->n_sub; i++)
+        if ((st = inherit_unset(&s->sub[i], s)) != QB_OK) return st;
+    keyset grid = {s->list, s->origin, 0};
+    if ((st = resolve_grid(&grid, models, topo)) != QB_OK) return st;
     if (only_item(&s->list[QB_SK_EVENTS], "none")) {
         list_free(&s->list[QB_SK_EVENTS]);
-    } else if ((st = check_each(s, QB_SK_EVENTS, check_event)) != QB_OK) {
+    } else if ((st = check_each(&grid, QB_SK_EVENTS, check_event)) != QB_OK) {
         return st;
+    }
+    for (int i = 0; i < s->n_sub;) {
+        keyset sub = {s->sub[i].list, s->sub[i].origin, 1};
+        if ((st = resolve_grid(&sub, models, topo)) != QB_OK) return st;
+        if (s->sub[i].list[QB_SK_SCHEMES].n > 0) {
+            i++;
+            continue;
+        }
+        /* a flag left it no scheme: it has nothing of its own to run */
+        sub_free(&s->sub[i]);
+        memmove(&s->sub[i], &s->sub[i + 1], (size_t)(s->n_sub - i - 1) * sizeof *s->sub);
+        s->n_sub--;
     }
     s->resolved = 1;
     return QB_OK;
@@ -539,13 +668,39 @@ int qb_spec_int(const qb_spec *s, qb_spec_key k) { return atoi(s->list[k].items[
 double qb_spec_double(const qb_spec *s, qb_spec_key k) { return atof(s->list[k].items[0]); }
 const qb_strlist *qb_spec_list(const qb_spec *s, qb_spec_key k) { return &s->list[k]; }
 
+int qb_spec_n_grids(const qb_spec *s) { return 1 + s->n_sub; }
+
+const char *qb_spec_grid_name(const qb_spec *s, int g) { return g == 0 ? "grid" : s->sub[g - 1].section; }
+
+const qb_strlist *qb_spec_grid_list(const qb_spec *s, int g, qb_spec_key k)
+{
+    return g == 0 || k >= QB_SK_GRID_COUNT ? &s->list[k] : &s->sub[g - 1].list[k];
+}
+
+static size_t text_size(const qb_strlist *list, int nkeys)
+{
+    size_t n = 0;
+    for (int k = 0; k < nkeys; k++) {
+        n += strlen(keys[k].name) + 16;
+        for (int i = 0; i < list[k].n; i++) n += strlen(list[k].items[i]) + 2;
+    }
+    return n;
+}
+
+/* Appends "name = a, b\n" (or "none") at out + *len. */
+static void put_key(char *out, size_t cap, size_t *len, int k, const qb_strlist *l)
+{
+    *len += (size_t)snprintf(out + *len, cap - *len, "%s = ", keys[k].name);
+    if (l->n == 0) *len += (size_t)snprintf(out + *len, cap - *len, "none");
+    for (int i = 0; i < l->n; i++)
+        *len += (size_t)snprintf(out + *len, cap - *len, "%s%s", i ? ", " : "", l->items[i]);
+    *len += (size_t)snprintf(out + *len, cap - *len, "\n");
+}
+
 char *qb_spec_canonical(const qb_spec *s)
 {
-    size_t cap = 256, len = 0;
-    for (int k = 0; k < QB_SK_COUNT; k++) {
-        cap += strlen(keys[k].name) + 16;
-        for (int i = 0; i < s->list[k].n; i++) cap += strlen(s->list[k].items[i]) + 2;
-    }
+    size_t cap = 256 + text_size(s->list, QB_SK_COUNT), len = 0;
+    for (int i = 0; i < s->n_sub; i++) cap += strlen(s->sub[i].section) + 4 + text_size(s->sub[i].list, QB_SK_GRID_COUNT);
     char *out = qb_malloc(cap, 1);
     if (!out) return NULL;
     const char *section = "";
@@ -554,11 +709,12 @@ char *qb_spec_canonical(const qb_spec *s)
             section = keys[k].section;
             len += (size_t)snprintf(out + len, cap - len, "[%s]\n", section);
         }
-        len += (size_t)snprintf(out + len, cap - len, "%s = ", keys[k].name);
-        if (s->list[k].n == 0) len += (size_t)snprintf(out + len, cap - len, "none");
-        for (int i = 0; i < s->list[k].n; i++)
-            len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? ", " : "", s->list[k].items[i]);
-        len += (size_t)snprintf(out + len, cap - len, "\n");
+        put_key(out, cap, &len, k, &s->list[k]);
+        if (k + 1 != QB_SK_GRID_COUNT) continue;
+        for (int i = 0; i < s->n_sub; i++) { /* the sub-grids, after [grid] */
+            len += (size_t)snprintf(out + len, cap - len, "[%s]\n", s->sub[i].section);
+            for (int j = 0; j < QB_SK_GRID_COUNT; j++) put_key(out, cap, &len, j, &s->sub[i].list[j]);
+        }
     }
     return out;
 }
