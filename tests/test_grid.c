@@ -148,6 +148,93 @@ static void test_float_formats_quantize_activations_to_themselves(void **state)
     qb_topo_free(t);
 }
 
+/* The cells of the sub-grids follow the [grid]'s; a cell an earlier grid
+ * has is not repeated and keeps its id; a config shared across grids is
+ * one group. */
+static void test_subgrids_union_without_repeats(void **state)
+{
+    (void)state;
+    qb_spec s;
+    qb_grid g;
+    qb_topo *t;
+    make_grid("[grid]\nmodels = matmul\nschemes = uniform-sym\nwbits = 8\nplacements = core, all\n"
+              "scenarios = latency\n"
+              "[grid.gran]\ngranularity = tensor, channel\nplacements = core\n"
+              "[grid.wide]\nplacements = core, cores:2\n"
+              "[grid.same]\nscenarios = latency\n",
+              &s, &g, &t);
+    /* [grid]: fp32 and w8 channel on core and all = 4 cells;
+     * [grid.gran] on core: fp32 and channel are there, tensor is new = 1;
+     * [grid.wide]: fp32 and w8 channel on cores:2 = 2; [grid.same]: nothing new */
+    assert_int_equal(g.n, 7);
+    const int grid_of[] = {0, 0, 0, 0, 1, 2, 2};
+    qb_strset ids = {0};
+    for (int i = 0; i < g.n; i++) {
+        assert_int_equal(g.cells[i].grid, grid_of[i]);
+        assert_int_equal(g.cells[i].index, i);
+        int added;
+        assert_int_equal(qb_strset_add(&ids, g.cells[i].id, &added), QB_OK);
+        assert_true(added);
+    }
+    qb_strset_free(&ids);
+    assert_string_equal(g.cells[4].q.granularity, "tensor");
+    assert_string_equal(g.cells[5].q.scheme, "fp32");
+    assert_string_equal(g.cells[5].placement, "cores:2");
+    assert_string_equal(g.cells[6].q.granularity, "channel");
+    /* groups: fp32, w8 channel, w8 tensor; [grid.wide]'s cells join the first two */
+    assert_int_equal(g.n_groups, 3);
+    assert_int_equal(g.cells[5].group, g.cells[0].group);
+    assert_int_equal(g.cells[6].group, g.cells[2].group);
+    assert_true(g.cells[4].group != g.cells[2].group);
+
+    /* the tensor cell has the id a plain [grid] gives it */
+    qb_spec s2;
+    qb_grid g2;
+    qb_topo *t2;
+    make_grid("[grid]\nmodels = matmul\nschemes = uniform-sym\nwbits = 8\ngranularity = tensor\n"
+              "placements = core\nscenarios = latency\n", &s2, &g2, &t2);
+    assert_int_equal(g2.n, 2);
+    assert_string_equal(g2.cells[1].id, g.cells[4].id);
+    assert_string_equal(g2.cells[0].id, g.cells[0].id);
+    qb_grid_free(&g2);
+    qb_spec_free(&s2);
+    qb_topo_free(t2);
+    qb_grid_free(&g);
+    qb_spec_free(&s);
+    qb_topo_free(t);
+}
+
+/* A flag for a grid key reaches every grid's cells. */
+static void test_flag_applies_to_subgrid_cells(void **state)
+{
+    (void)state;
+    qb_topo *t;
+    assert_int_equal(qb_topo_load(&t, "pack:1 core:4 pu:2"), QB_OK);
+    qb_spec s;
+    assert_int_equal(qb_spec_init(&s), QB_OK);
+    assert_int_equal(qb_spec_parse_text(&s, "g.ini",
+                                        "[grid]\nmodels = matmul\nschemes = uniform-sym\nwbits = 8\n"
+                                        "placements = all\nscenarios = throughput\n"
+                                        "[grid.c]\ncalib = mse, kl\nplacements = core\nscenarios = latency\n"),
+                     QB_OK);
+    assert_int_equal(qb_spec_set(&s, QB_SK_SCENARIOS, "latency", "--scenarios"), QB_OK);
+    assert_int_equal(qb_spec_set(&s, QB_SK_MODELS, "crash", "--models"), QB_OK);
+    if (qb_spec_resolve(&s, &tw_set, t) != QB_OK) fail_msg("%s", qb_last_error());
+    qb_grid g;
+    assert_int_equal(qb_grid_expand(&s, &g), QB_OK);
+    /* [grid]: fp32 + w8 on all; [grid.c]: fp32 + mse + kl on core */
+    assert_int_equal(g.n, 5);
+    for (int i = 0; i < g.n; i++) {
+        assert_string_equal(g.cells[i].scenario, "latency");
+        assert_string_equal(g.cells[i].q.model, "crash");
+    }
+    assert_string_equal(g.cells[4].q.calib, "kl");
+    assert_string_equal(g.cells[4].placement, "core");
+    qb_grid_free(&g);
+    qb_spec_free(&s);
+    qb_topo_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +242,8 @@ int main(void)
         cmocka_unit_test(test_ids_are_fnv1a_of_the_canonical_string),
         cmocka_unit_test(test_shards_partition_the_grid),
         cmocka_unit_test(test_float_formats_quantize_activations_to_themselves),
+        cmocka_unit_test(test_subgrids_union_without_repeats),
+        cmocka_unit_test(test_flag_applies_to_subgrid_cells),
     };
     qb_test_apply_filter();
     return cmocka_run_group_tests_name("grid", tests, NULL, NULL);

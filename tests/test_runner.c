@@ -486,6 +486,64 @@ static void test_resume_refuses_another_spec(void **state)
     free(dir);
 }
 
+/* A spec with sub-grids: each cell once; the run's meta.csv spec (what
+ * --resume reads back) is the same spec, and a change in a sub-grid is
+ * another spec. */
+static void test_subgrids_run_once_and_resume(void **state)
+{
+    (void)state;
+    char *dir = qb_test_tmpdir(), parent[600];
+    snprintf(parent, sizeof parent, "%s/results", dir);
+    static const char *text =
+        "[grid]\nmodels = matmul\nschemes = uniform-sym\nwbits = 8\nplacements = core\n"
+        "scenarios = latency, throughput\n"
+        "[grid.low]\nwbits = 8, 4\ncalib = minmax, mse\nscenarios = latency\n"
+        "[timing]\nbatch = 8\nwarmup = 1\nmin_time = 0.01\nrepetitions = 3\n[counters]\nevents = none\n";
+    sweep_setup s;
+    setup(&s, text);
+    /* [grid]: fp32, w8 x 2 scenarios; [grid.low]: w8 mse, w4 minmax, w4 mse on latency */
+    assert_int_equal(s.grid.n, 7);
+    qb_sweep_summary sum;
+    if (sweep(&s, parent, NULL, 0, 0, &sum) != QB_OK) fail_msg("%s", qb_last_error());
+    assert_int_equal(sum.ran, 7);
+    expect_complete(&s, sum.run_dir);
+
+    char meta_path[4200];
+    snprintf(meta_path, sizeof meta_path, "%s/meta.csv", sum.run_dir);
+    qb_meta m;
+    if (qb_runmeta_read(meta_path, &m) != QB_OK) fail_msg("%s", qb_last_error());
+    const char *spec_text = qb_meta_get(&m, "spec");
+    assert_non_null(spec_text);
+    assert_non_null(strstr(spec_text, "[grid.low]\n"));
+    sweep_setup again;
+    setup(&again, spec_text);
+    char h1[17], h2[17];
+    qb_spec_hash(&s.spec, h1);
+    qb_spec_hash(&again.spec, h2);
+    assert_string_equal(h1, h2);
+    assert_string_equal(qb_meta_get(&m, "spec_hash"), h1);
+    char run[4096];
+    snprintf(run, sizeof run, "%s", sum.run_dir);
+    if (sweep(&again, parent, run, 0, 0, &sum) != QB_OK) fail_msg("%s", qb_last_error());
+    assert_int_equal(sum.already_done, 7);
+    assert_int_equal(sum.ran, 0);
+
+    /* another value in the sub-grid: another spec */
+    sweep_setup other;
+    char *changed = strdup(text);
+    memcpy(strstr(changed, "mse"), "kl ", 3);
+    setup(&other, changed);
+    assert_int_equal(sweep(&other, parent, run, 0, 0, &sum), QB_ERR_ARG);
+    assert_non_null(strstr(qb_last_error(), "made from another spec"));
+    free(changed);
+    teardown(&other);
+    teardown(&again);
+    qb_meta_free(&m);
+    teardown(&s);
+    qb_test_rmtree(dir);
+    free(dir);
+}
+
 static void test_merge_shards(void **state)
 {
     (void)state;
@@ -610,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_sigkill_at_many_points_then_resume),
         cmocka_unit_test(test_resume_repairs_cut_rows),
         cmocka_unit_test(test_resume_refuses_another_spec),
+        cmocka_unit_test(test_subgrids_run_once_and_resume),
         cmocka_unit_test(test_merge_shards),
         cmocka_unit_test(test_csv_round_trip),
     };

@@ -198,6 +198,172 @@ static void test_default_spec_and_files(void **state)
     free(dir);
 }
 
+static const char *with_subs =
+    "[grid]\n"
+    "models = matmul\n"
+    "schemes = uniform-sym\n"
+    "wbits = 8\n"
+    "placements = core\n"
+    "scenarios = latency\n"
+    "[grid.calibration]\n"
+    "wbits = 8, 4\n"
+    "calib = minmax, mse\n"
+    "[grid.more-models_2]\n"
+    "models = matmul, crash\n"
+    "[timing]\n"
+    "batch = 8\n";
+
+static char *canonical_of(const char *text, char hash[17])
+{
+    qb_spec s;
+    assert_int_equal(qb_spec_init(&s), QB_OK);
+    assert_int_equal(qb_spec_parse_text(&s, "c.ini", text), QB_OK);
+    qb_topo *t = two_cores();
+    if (qb_spec_resolve(&s, &tw_set, t) != QB_OK) fail_msg("%s", qb_last_error());
+    char *canon = qb_spec_canonical(&s);
+    qb_spec_hash(&s, hash);
+    qb_spec_free(&s);
+    qb_topo_free(t);
+    return canon;
+}
+
+static void test_subgrids_inherit_and_hash(void **state)
+{
+    (void)state;
+    qb_spec s;
+    assert_int_equal(qb_spec_init(&s), QB_OK);
+    assert_int_equal(qb_spec_parse_text(&s, "t.ini", with_subs), QB_OK);
+    qb_topo *t = two_cores();
+    if (qb_spec_resolve(&s, &tw_set, t) != QB_OK) fail_msg("%s", qb_last_error());
+    assert_int_equal(qb_spec_n_grids(&s), 3);
+    assert_string_equal(qb_spec_grid_name(&s, 0), "grid");
+    assert_string_equal(qb_spec_grid_name(&s, 1), "grid.calibration");
+    assert_string_equal(qb_spec_grid_name(&s, 2), "grid.more-models_2");
+    /* own keys, and the rest from [grid] */
+    assert_int_equal(qb_spec_grid_list(&s, 1, QB_SK_WBITS)->n, 2);
+    assert_string_equal(qb_spec_grid_list(&s, 1, QB_SK_CALIB)->items[1], "mse");
+    assert_int_equal(qb_spec_grid_list(&s, 1, QB_SK_MODELS)->n, 1);
+    assert_string_equal(qb_spec_grid_list(&s, 1, QB_SK_PLACEMENTS)->items[0], "core");
+    assert_int_equal(qb_spec_grid_list(&s, 2, QB_SK_MODELS)->n, 2);
+    assert_int_equal(qb_spec_grid_list(&s, 2, QB_SK_WBITS)->n, 1);
+    assert_string_equal(qb_spec_grid_list(&s, 2, QB_SK_CALIB)->items[0], "minmax");
+    /* keys outside [grid] are the spec's */
+    assert_ptr_equal(qb_spec_grid_list(&s, 2, QB_SK_BATCH), qb_spec_list(&s, QB_SK_BATCH));
+    assert_int_equal(qb_spec_int(&s, QB_SK_BATCH), 8);
+
+    /* the canonical text has every sub-grid, all keys, between [grid] and [timing] */
+    char *canon = qb_spec_canonical(&s);
+    const char *sub = strstr(canon, "[grid.calibration]\nmodels = matmul\nschemes = uniform-sym\nwbits = 8, 4\n");
+    assert_non_null(sub);
+    assert_non_null(strstr(sub, "calib = minmax, mse\n"));
+    const char *sub2 = strstr(canon, "[grid.more-models_2]\nmodels = matmul, crash\n");
+    assert_non_null(sub2);
+    assert_true(sub2 > sub);
+    assert_true(strstr(canon, "[timing]") > sub2);
+    assert_true(strstr(canon, "[grid]\n") < sub);
+    /* it parses back to the same hash */
+    char h1[17], h2[17], h3[17];
+    qb_spec_hash(&s, h1);
+    char *again = canonical_of(canon, h2);
+    assert_string_equal(h1, h2);
+    assert_string_equal(canon, again);
+    free(again);
+    free(canon);
+
+    /* a sub-grid changes the hash, and so does any value in one */
+    char *plain = canonical_of("[grid]\nmodels = matmul\nschemes = uniform-sym\nwbits = 8\nplacements = core\n"
+                               "scenarios = latency\n[timing]\nbatch = 8\n", h2);
+    assert_string_not_equal(h1, h2);
+    free(plain);
+    char *text = strdup(with_subs);
+    memcpy(strstr(text, "mse"), "kl ", 3); /* calib = minmax, kl */
+    char *changed = canonical_of(text, h3);
+    assert_string_not_equal(h1, h3);
+    free(changed);
+    free(text);
+    qb_spec_free(&s);
+    qb_topo_free(t);
+}
+
+/* Without sub-grids the canonical text is what it always was (old runs
+ * keep their spec_hash). */
+static void test_canonical_without_subgrids_is_unchanged(void **state)
+{
+    (void)state;
+    char h[17];
+    char *canon = canonical_of("[grid]\nmodels = matmul\nschemes = binary\nplacements = core\n[counters]\nevents = none\n", h);
+    assert_string_equal(canon,
+                        "[grid]\nmodels = matmul\nschemes = binary\nwbits = 1\nabits = 8\ngranularity = channel\n"
+                        "calib = minmax\ncorrection = none\npolicy = uniform\nbackend = auto\nplacements = core\n"
+                        "scenarios = latency, throughput\n[timing]\nbatch = 64\nwarmup = 2\nrepetitions = 5\n"
+                        "min_time = 0.2\nmax_reps = 1000\ntimeout = 600\n[counters]\nevents = none\n");
+    free(canon);
+}
+
+static void test_subgrid_errors_name_file_and_line(void **state)
+{
+    (void)state;
+    expect_error("[grid]\nmodels = matmul\n[grid.x]\nmodelz = crash\n", "bad.ini:4: unknown key 'modelz' in [grid.x]",
+                 "known: models, schemes");
+    expect_error("[grid.x]\nbatch = 3\n", "bad.ini:2: key 'batch' belongs in [timing], not [grid.x]", NULL);
+    expect_error("[grid.x]\nevents = none\n", "bad.ini:2: key 'events' belongs in [counters], not [grid.x]", NULL);
+    expect_error("[grid.x]\ncalib = mse\n[grid.y]\n[grid.x]\n", "bad.ini:4: [grid.x] is already defined at line 1",
+                 NULL);
+    expect_error("[grid]\n[grid.]\n", "bad.ini:2: [grid.] has an empty name", NULL);
+    expect_error("[grid.a b]\n", "bad.ini:1: sub-grid name 'a b' may only have letters, digits", NULL);
+    expect_error("[grid.a]\ncalib = mse\ncalib = kl\n", "bad.ini:3: 'calib' is already set at line 2", NULL);
+    expect_error("[grid.a]\ncalib = mse,\n", "bad.ini:2: calib: empty item", NULL);
+    /* resolution errors name the sub-grid's line, or the inherited one and the sub-grid */
+    expect_error("[grid]\nmodels = matmul\n[grid.a]\ncalib = mse\ngranularity = row\n", "bad.ini:5: granularity",
+                 "unknown granularity 'row'");
+    expect_error("[grid]\nmodels = matmul\nschemes = binary\nwbits = 1\n[grid.a]\nwbits = 8\n", "bad.ini:6: wbits",
+                 "scheme 'binary' does not take 8 bits");
+    expect_error("[grid]\nmodels = matmul\nplacements = core\n[grid.a]\nplacements = cores:4\n",
+                 "bad.ini:5: placements", "asks for 4 threads");
+    expect_error("[grid]\nmodels = matmul\nwbits = 3\n[grid.a]\nschemes = binary\n",
+                 "bad.ini:3 (inherited by [grid.a]): wbits", "binary");
+    /* a section name that only looks like one */
+    expect_error("[gridx]\n", "bad.ini:1: unknown section '[gridx]'", "[grid.NAME]");
+}
+
+/* A flag for a grid key applies to every grid; a sub-grid the flag leaves
+ * without any scheme is dropped. */
+static void test_flags_override_every_grid(void **state)
+{
+    (void)state;
+    qb_spec s;
+    assert_int_equal(qb_spec_init(&s), QB_OK);
+    assert_int_equal(qb_spec_parse_text(&s, "t.ini",
+                                        "[grid]\nmodels = matmul\nschemes = uniform-sym\nwbits = 8\n"
+                                        "[grid.low]\nschemes = uniform-sym\nwbits = 4, 2\nmodels = crash\n"
+                                        "[grid.bin]\nschemes = binary\nwbits = 1\n"),
+                     QB_OK);
+    assert_int_equal(qb_spec_set(&s, QB_SK_MODELS, "crash, matmul", "--models"), QB_OK);
+    assert_int_equal(qb_spec_set(&s, QB_SK_PLACEMENTS, "cores:2", "--placements"), QB_OK);
+    qb_topo *t = two_cores();
+    if (qb_spec_resolve(&s, &tw_set, t) != QB_OK) fail_msg("%s", qb_last_error());
+    assert_int_equal(qb_spec_n_grids(&s), 3);
+    for (int g = 0; g < 3; g++) {
+        const qb_strlist *m = qb_spec_grid_list(&s, g, QB_SK_MODELS);
+        assert_int_equal(m->n, 2);
+        assert_string_equal(m->items[0], "crash");
+        assert_string_equal(qb_spec_grid_list(&s, g, QB_SK_PLACEMENTS)->items[0], "cores:2");
+    }
+    assert_string_equal(qb_spec_grid_list(&s, 1, QB_SK_WBITS)->items[1], "2"); /* not overridden */
+    /* --wbits 4: [grid.bin] has no scheme left and goes; [grid.low] runs 4 bits */
+    assert_int_equal(qb_spec_set(&s, QB_SK_WBITS, "4", "--wbits"), QB_OK);
+    if (qb_spec_resolve(&s, &tw_set, t) != QB_OK) fail_msg("%s", qb_last_error());
+    assert_int_equal(qb_spec_n_grids(&s), 2);
+    assert_string_equal(qb_spec_grid_name(&s, 1), "grid.low");
+    assert_int_equal(qb_spec_grid_list(&s, 1, QB_SK_WBITS)->n, 1);
+    assert_string_equal(qb_spec_grid_list(&s, 1, QB_SK_WBITS)->items[0], "4");
+    char *canon = qb_spec_canonical(&s);
+    assert_null(strstr(canon, "[grid.bin]"));
+    free(canon);
+    qb_spec_free(&s);
+    qb_topo_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +371,10 @@ int main(void)
         cmocka_unit_test(test_errors_name_file_and_line),
         cmocka_unit_test(test_overrides_and_all),
         cmocka_unit_test(test_default_spec_and_files),
+        cmocka_unit_test(test_subgrids_inherit_and_hash),
+        cmocka_unit_test(test_canonical_without_subgrids_is_unchanged),
+        cmocka_unit_test(test_subgrid_errors_name_file_and_line),
+        cmocka_unit_test(test_flags_override_every_grid),
     };
     qb_test_apply_filter();
     return cmocka_run_group_tests_name("spec", tests, NULL, NULL);
