@@ -444,8 +444,9 @@ const char *qb_result_config(const qb_result *r, char *buf, size_t len)
         return buf;
     }
     int n = snprintf(buf, len, "%s w%llda%lld", r->scheme, r->wbits, r->abits);
-    /* Only the parts that differ from the defaults, to keep labels short. */
-    const char *extra[][2] = {{r->granularity, "tensor"}, {r->calib, "minmax"},
+    /* Only the parts that differ from the sweep spec's defaults (README
+     * "Sweeps"), to keep labels short: "uniform-sym w4a8 tensor kl". */
+    const char *extra[][2] = {{r->granularity, "channel"}, {r->calib, "minmax"},
                               {r->correction, "none"}, {r->policy, "uniform"}};
     for (size_t i = 0; i < QB_ARRAY_LEN(extra) && n > 0 && (size_t)n < len; i++)
         if (*extra[i][0] && strcmp(extra[i][0], extra[i][1]) != 0)

@@ -78,7 +78,7 @@ static void test_slowdown_regresses_and_junit_fails(void **state)
     qb_fixture_slow_down(p.cur, MLP_W8_CORE, 1.3);
     char *out;
     assert_int_equal(run_check(&p, &out, ""), 1);
-    assert_non_null(strstr(out, "REGRESSED mlp uniform-sym w8a8 channel @ core/latency "
+    assert_non_null(strstr(out, "REGRESSED mlp uniform-sym w8a8 @ core/latency "
                                 "[" MLP_W8_CORE "]: 30.0% slower by speedup"));
     assert_non_null(strstr(out, "FAILED: 1 regression in 44 cells"));
     free(out);
@@ -168,8 +168,8 @@ static void test_missing_and_crashed_fail_worst_first(void **state)
     assert_int_equal(run_check(&p, &out, ""), 1);
     char *crash = strstr(out, "REGRESSED mlp fp32 @ core/latency [" MLP_FP32_CORE "]: status ok "
                               "-> crashed (SIGBUS, bad alignment)");
-    char *missing = strstr(out, "MISSING mlp uniform-sym w8a8 channel @ cores:2/latency");
-    char *slow = strstr(out, "REGRESSED mlp uniform-sym w8a8 channel @ core/latency");
+    char *missing = strstr(out, "MISSING mlp uniform-sym w8a8 @ cores:2/latency");
+    char *slow = strstr(out, "REGRESSED mlp uniform-sym w8a8 @ core/latency");
     assert_non_null(crash);
     assert_non_null(missing);
     assert_non_null(slow);

@@ -56,10 +56,10 @@ static void test_compare_report(void **state)
     assert_non_null(strstr(md, "Changed between the runs: **compiler**."));
     assert_non_null(strstr(md, "| compiler | **gcc 12.2.0** | **gcc 13.1.0** |"));
     assert_non_null(strstr(md, "| host | bench-vm-01 | bench-vm-01 |"));
-    assert_non_null(strstr(md, "## Regressed, worst first\n\n- lenet uniform-sym w4a8 channel mse bias "
+    assert_non_null(strstr(md, "## Regressed, worst first\n\n- lenet uniform-sym w4a8 mse bias "
                                "@ core/latency [f96ac178f0b0d53d]: 40.0% slower by latency"));
     assert_non_null(strstr(md, "## Missing from the current run"));
-    assert_non_null(strstr(md, "| lenet | uniform-sym w4a8 channel mse bias | core/latency | **regressed** |"));
+    assert_non_null(strstr(md, "| lenet | uniform-sym w4a8 mse bias | core/latency | **regressed** |"));
     assert_non_null(strstr(md, "![Both runs overlaid"));
     free(md);
     /* compare.csv reads back with the same reader, one row per cell */

@@ -55,7 +55,7 @@ static void test_loads_committed_run(void **state)
     assert_string_equal(run.layers[4].layer, "fc3");
     char buf[96];
     assert_string_equal(qb_result_config(&run.results[6], buf, sizeof buf),
-                        "uniform-sym w4a8 channel mse bias");
+                        "uniform-sym w4a8 mse bias");
     qb_run_free(&run);
     free(dir);
 }

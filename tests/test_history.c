@@ -65,10 +65,10 @@ static void test_steps_spikes_and_latest(void **state)
     assert_int_equal(qb_test_run_qbench(&out, "history '%s' '%s' '%s' '%s' '%s'", n.run[4], n.run[0],
                                         n.run[3], n.run[1], n.run[2]), 0);
     assert_int_equal(count(out, "STEP "), 2);
-    assert_non_null(strstr(out, "STEP worse at run #3 (night3): mlp uniform-sym w8a8 channel @ "
+    assert_non_null(strstr(out, "STEP worse at run #3 (night3): mlp uniform-sym w8a8 @ "
                                 "core/latency [" STEP_CELL "]: 30.0% slower by speedup"));
     assert_non_null(strstr(out, "STEP better at run #5 (night5), not yet confirmed: mlp uniform-sym "
-                                "w8a8 channel @ cores:2/latency [" LATEST_CELL "]"));
+                                "w8a8 @ cores:2/latency [" LATEST_CELL "]"));
     assert_null(strstr(out, SPIKE_CELL));
     assert_non_null(strstr(out, "speedup of 38 cells over 5 runs, 2 steps"));
     free(out);
@@ -122,7 +122,7 @@ static void test_accuracy_history_and_filters(void **state)
                                         "--model lenet --placement core -o '%s'", n.run[0], n.run[1],
                                         n.run[2], n.run[3], n.run[4], dir), 0);
     assert_int_equal(count(out, "STEP "), 1);
-    assert_non_null(strstr(out, "STEP worse at run #4 (night4): lenet uniform-sym w8a8 channel @ "
+    assert_non_null(strstr(out, "STEP worse at run #4 (night4): lenet uniform-sym w8a8 @ "
                                 "core/latency [" ACC_CELL "]"));
     assert_non_null(strstr(out, "accuracy -0.60 pp (89.95% -> 89.35%, McNemar mid-p = "));
     assert_non_null(strstr(out, "accuracy of 8 cells over 5 runs"));

@@ -95,7 +95,7 @@ static void test_report_matches_golden_and_plots_render(void **state)
     /* The Pareto front of mlp on `core`: binary (fastest) up to fp32 (most accurate). */
     char *dat_path = path_in(plot_dir, "pareto_latency.dat");
     char *dat = qb_test_read_file(dat_path, NULL);
-    assert_non_null(strstr(dat, "\n0.0130141 77.49 \"binary w1a32\"\n"));
+    assert_non_null(strstr(dat, "\n0.0130141 77.49 \"binary w1a32 tensor\"\n"));
     assert_non_null(strstr(dat, "0.0419651 88.69 \"fp32\"\n"));
     assert_null(strstr(dat, "\"pow2 w4a32\"")); /* dominated: not on the front */
 
@@ -248,10 +248,10 @@ static void test_pareto_and_budgets(void **state)
     const qb_result *fast, *small;
     qb_view_best_under(&run, &m[0], 0.5, &fast, &small);
     char buf[128];
-    assert_string_equal(qb_result_config(fast, buf, sizeof buf), "uniform-sym w8a8 channel");
+    assert_string_equal(qb_result_config(fast, buf, sizeof buf), "uniform-sym w8a8");
     qb_view_best_under(&run, &m[0], 20, &fast, &small);
-    assert_string_equal(qb_result_config(fast, buf, sizeof buf), "binary w1a32");
-    assert_string_equal(qb_result_config(small, buf, sizeof buf), "binary w1a32");
+    assert_string_equal(qb_result_config(fast, buf, sizeof buf), "binary w1a32 tensor");
+    assert_string_equal(qb_result_config(small, buf, sizeof buf), "binary w1a32 tensor");
     qb_view_best_under(&run, &m[0], 0.01, &fast, &small);
     assert_null(fast);
     assert_null(small);
