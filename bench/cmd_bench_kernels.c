@@ -23,10 +23,13 @@ typedef struct {
     double vs_fp32, vs_onednn, gbps, vs_dram; /* 0: not applicable */
 } row;
 
+#define N_MODELS 3
+
 typedef struct {
     row rows[MAX_ROWS];
     int n;
     char names[8][32]; /* model row names */
+    kb_profile prof[2][N_MODELS]; /* --layers: [thread count index][model] */
 } table;
 
 static row *add_row(table *t)
@@ -133,6 +136,41 @@ static void write_text(FILE *f, const table *t)
     }
 }
 
+static void print_share(FILE *f, double s, double total)
+{
+    fprintf(f, " %9.1f %6.1f%%", s * 1e6, total > 0 ? 100 * s / total : 0);
+}
+
+/* --layers: each model's per-layer times, fp32 engine and int8 executor
+ * side by side, with each layer's share of its engine's total. */
+static void write_layers(FILE *f, const table *t, const int *threads, int nthreads)
+{
+    for (int ti = 0; ti < nthreads; ti++)
+        for (int mi = 0; mi < N_MODELS; mi++) {
+            const kb_profile *p = &t->prof[ti][mi];
+            if (!p->n) continue;
+            double tf = 0, tq = p->int8_input;
+            for (int i = 0; i < p->n; i++) tf += p->fp32[i], tq += p->int8[i];
+            fprintf(f, "\nper-layer time of %s, %d thread%s (us per forward pass, BN folded into convs):\n",
+                    t->names[mi], threads[ti], threads[ti] > 1 ? "s" : "");
+            fprintf(f, "  %-24s %-8s %9s %7s %9s %7s %9s  %s\n", "layer", "kind", "fp32_us", "share", "int8_us",
+                    "share", "fp32/int8", "int8 executor");
+            fprintf(f, "  %-24s %-8s %9s %7s", "(input)", "", "", "");
+            print_share(f, p->int8_input, tq);
+            fprintf(f, " %9s  layout and quantization\n", "");
+            for (int i = 0; i < p->n; i++) {
+                fprintf(f, "  %-24s %-8s", p->name[i], p->kind[i]);
+                print_share(f, p->fp32[i], tf);
+                print_share(f, p->int8[i], tq);
+                if (p->int8[i] > 0 && p->fp32[i] > 2e-7) fprintf(f, " %8.2fx", p->fp32[i] / p->int8[i]);
+                else fprintf(f, " %9s", "");
+                fprintf(f, "  %s\n", p->how[i]);
+            }
+            fprintf(f, "  %-24s %-8s %9.1f %7s %9.1f %7s %8.2fx\n", "total", "", tf * 1e6, "", tq * 1e6, "",
+                    tq > 0 ? tf / tq : 0);
+        }
+}
+
 /* One target line: "ok" or "MISSED", with the numbers it compares. */
 static int target(FILE *f, const char *what, double got, double need, const char *how)
 {
@@ -228,7 +266,7 @@ static int matches(const char *name, const char *source, const char *filter)
 
 int qb_cmd_bench_kernels(int argc, char **argv)
 {
-    int threads_opt = 0, quick = 0, no_memory = 0, no_models = 0, model_batch = 64;
+    int threads_opt = 0, quick = 0, no_memory = 0, no_models = 0, model_batch = 64, layers = 0;
     const char *format = "text", *filter = NULL, *impl_filter = NULL, *backend_name = NULL;
     double min_time = 0.25;
     qb_opt opts[] = {
@@ -242,6 +280,8 @@ int qb_cmd_bench_kernels(int argc, char **argv)
         {"--no-memory", QB_OPT_FLAG, &no_memory, NULL, "skip the DRAM bandwidth and cold 4-bit GEMV probes"},
         {"--no-models", QB_OPT_FLAG, &no_models, NULL, "skip the end-to-end models (fp32 engine vs int8 executor)"},
         {"--model-batch", QB_OPT_INT, &model_batch, "B", "images per forward pass of the end-to-end rows (default 64)"},
+        {"--layers", QB_OPT_FLAG, &layers, NULL,
+         "after the table, each end-to-end model's time per layer, fp32 engine and int8 executor side by side (text only)"},
     };
     qb_args a = {NULL, 0, 0, 0};
     static const char *cmd = "bench-kernels";
@@ -255,6 +295,8 @@ int qb_cmd_bench_kernels(int argc, char **argv)
     int csv = strcmp(format, "csv") == 0;
     if (!csv && strcmp(format, "text") != 0)
         return qb_cmd_fail(cmd, qb_error(QB_ERR_ARG, "--format: expected text or csv, got '%s'", format));
+    if (csv && layers)
+        return qb_cmd_fail(cmd, qb_error(QB_ERR_ARG, "--layers prints a text table; drop it or use --format text"));
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (threads_opt < 0 || threads_opt > 64)
         return qb_cmd_fail(cmd, qb_error(QB_ERR_ARG, "--threads: expected 1..64, got %d", threads_opt));
@@ -343,11 +385,11 @@ int qb_cmd_bench_kernels(int argc, char **argv)
                            .threads = threads[ti], .r = res[i]};
             }
         }
-        static const char *const models[] = {"mlp", "lenet", "resnet"};
+        static const char *const models[N_MODELS] = {"mlp", "lenet", "resnet"};
         for (size_t mi = 0; mi < QB_ARRAY_LEN(models) && !no_models && !rc; mi++) {
             if (filter && !matches(models[mi], "models", filter)) continue;
             kb_result f, q;
-            if ((st = kb_model_e2e(&env, models[mi], model_batch, &data, &f, &q))) {
+            if ((st = kb_model_e2e(&env, models[mi], model_batch, &data, &f, &q, layers ? &t->prof[ti][mi] : NULL))) {
                 fprintf(stderr, "qbench %s: model %s: %s\n", cmd, models[mi], qb_last_error());
                 rc = qb_exit_code(st);
                 break;
@@ -368,8 +410,11 @@ int qb_cmd_bench_kernels(int argc, char **argv)
         write_csv(out, t);
     } else {
         write_text(out, t);
+        write_layers(out, t, threads, nthreads);
         print_targets(out, t, threads, nthreads);
     }
+    for (int ti = 0; ti < 2; ti++)
+        for (int mi = 0; mi < N_MODELS; mi++) kb_profile_free(&t->prof[ti][mi]);
     free(t);
     return rc;
 }

@@ -67,10 +67,24 @@ qb_status kb_measure_shape(const kb_impl *const *ims, int n, const kb_shape *s, 
 qb_status kb_memory(const kb_env *env, int64_t n, int64_t k, double *dram_bytes_per_s, double *gemv_bytes_per_s,
                     kb_result *gemv);
 
+/* Where an end-to-end forward pass spends its time, layer by layer of the
+ * BN-folded graph both engines run (same indices). */
+typedef struct {
+    int n;                /* layers */
+    char (*name)[48];     /* (n) layer names */
+    const char **kind;    /* (n) "conv", "relu", ... */
+    char (*how)[32];      /* (n) what the int8 executor does there */
+    double *fp32, *int8;  /* (n) seconds per forward pass */
+    double int8_input;    /* int8: input layout change and quantization, seconds per pass */
+} kb_profile;
+void kb_profile_free(kb_profile *p);
+
 /* A built-in model (mlp, lenet, resnet) end to end at `batch` images: the
  * fp32 engine and the int8 integer executor, interleaved; gops counts the
- * model's multiply-adds x 2. */
+ * model's multiply-adds x 2. With prof, afterwards (so the timings above
+ * carry no timer calls) both run again interleaved with per-layer timing,
+ * into *prof (free with kb_profile_free). */
 qb_status kb_model_e2e(const kb_env *env, const char *arch, int batch, const qb_fmnist *data, kb_result *fp32,
-                       kb_result *int8);
+                       kb_result *int8, kb_profile *prof);
 
 #endif

@@ -49,8 +49,66 @@ static qb_status model_file(const char *arch, char *path, size_t len, const char
     return st;
 }
 
+void kb_profile_free(kb_profile *p)
+{
+    if (!p) return;
+    free(p->name), free(p->kind), free(p->how), free(p->fp32), free(p->int8);
+    memset(p, 0, sizeof *p);
+}
+
+static const char *int8_how(const qb_iexec *ie, const qb_layer *l, int li)
+{
+    const float *f;
+    const uint8_t *q;
+    qb_iexec_layer_output(ie, li, &f, &q, NULL, NULL);
+    if (l->kind == QB_LAYER_RELU && qb_iexec_relu_fused(ie, l->inputs[0])) return "fused into its producer";
+    if (l->kind == QB_LAYER_FLATTEN) return "shares its input";
+    if (l->kind == QB_LAYER_CONV || l->kind == QB_LAYER_DENSE) return q && !f ? "int8 -> codes" : "int8 -> float";
+    return q && f ? "float + codes" : q ? "codes" : "float";
+}
+
+/* Both engines again, `rounds` times interleaved, with per-layer timing:
+ * the median of the rounds for each layer (robust to a neighbour's burst). */
+static qb_status profile_layers(qb_exec *fe, qb_iexec *ie, const qb_model *m, const float *x, int batch, int rounds,
+                                kb_profile *p)
+{
+    int n = m->n_layers;
+    p->n = n;
+    p->name = calloc((size_t)n, sizeof *p->name);
+    p->kind = calloc((size_t)n, sizeof *p->kind);
+    p->how = calloc((size_t)n, sizeof *p->how);
+    p->fp32 = calloc((size_t)n, sizeof *p->fp32);
+    p->int8 = calloc((size_t)n + 1, sizeof *p->int8);
+    double *tf = calloc((size_t)(rounds * n), sizeof *tf), *tq = calloc((size_t)(rounds * (n + 1)), sizeof *tq);
+    double *col = calloc((size_t)rounds, sizeof *col);
+    qb_status st = QB_OK;
+    if (!p->name || !p->kind || !p->how || !p->fp32 || !p->int8 || !tf || !tq || !col) st = QB_ERR_NOMEM;
+    for (int r = 0; r < rounds && !st; r++) {
+        qb_exec_set_profile(fe, tf + r * n);
+        qb_iexec_set_profile(ie, tq + r * (n + 1));
+        st = qb_exec_forward(fe, x, batch);
+        if (!st) st = qb_iexec_forward(ie, x, batch);
+    }
+    qb_exec_set_profile(fe, NULL);
+    qb_iexec_set_profile(ie, NULL);
+    for (int i = 0; i <= n && !st; i++) {
+        if (i < n) {
+            snprintf(p->name[i], sizeof p->name[i], "%s", m->layers[i].name);
+            p->kind[i] = qb_layer_kind_name(m->layers[i].kind);
+            snprintf(p->how[i], sizeof p->how[i], "%s", int8_how(ie, &m->layers[i], i));
+            for (int r = 0; r < rounds; r++) col[r] = tf[r * n + i];
+            p->fp32[i] = qb_median(col, (size_t)rounds);
+        }
+        for (int r = 0; r < rounds; r++) col[r] = tq[r * (n + 1) + i];
+        p->int8[i] = qb_median(col, (size_t)rounds);
+    }
+    if (!st) p->int8_input = p->int8[n];
+    free(tf), free(tq), free(col);
+    return st;
+}
+
 qb_status kb_model_e2e(const kb_env *env, const char *arch, int batch, const qb_fmnist *data, kb_result *fp32,
-                       kb_result *int8)
+                       kb_result *int8, kb_profile *prof)
 {
     memset(fp32, 0, sizeof *fp32);
     memset(int8, 0, sizeof *int8);
@@ -115,6 +173,7 @@ qb_status kb_model_e2e(const kb_env *env, const char *arch, int batch, const qb_
              trained ? "trained" : "random");
     snprintf(int8->detail, sizeof int8->detail, "int8 executor (%s), %.0f images/s", env->be->name,
              batch / int8->seconds);
+    if (prof) st = profile_layers(fe, ie, m, x, batch, 2 * rounds + 1, prof);
 done:
     free(x);
     qb_iexec_free(ie);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "layers.h"
 
@@ -42,6 +43,7 @@ struct qb_exec {
     float **col, **dcol;   /* per thread im2col scratch */
     float *partial_w, *partial_b; /* (QB_EXEC_CHUNKS, max param) gradient partials */
     int64_t max_w, max_c;
+    double *profile;       /* n_layers seconds, or NULL (qb_exec_set_profile) */
 };
 
 /* --- setup --------------------------------------------------------------- */
@@ -239,6 +241,24 @@ nomem:
                     m->arch, max_batch);
 }
 
+void qb_exec_set_profile(qb_exec *e, double *seconds) { e->profile = seconds; }
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Adds the time since *t to layer i's profile entry and restarts *t. */
+static void profile_lap(const qb_exec *e, int i, double *t)
+{
+    if (!e->profile) return;
+    double t1 = now_seconds();
+    e->profile[i] += t1 - *t;
+    *t = t1;
+}
+
 void qb_exec_set_hooks(qb_exec *e, const qb_exec_hooks *hooks)
 {
     memset(&e->hooks, 0, sizeof e->hooks);
@@ -410,7 +430,9 @@ static qb_status forward_layers(qb_exec *e, const float *x, int batch)
     e->batch = batch;
     e->input = x;
     int fuse_ok = e->mode == QB_EXEC_INFER && !e->hooks.output;
+    double t0 = e->profile ? now_seconds() : 0;
     for (int i = 0; i < m->n_layers; i++) {
+        if (i > 0) profile_lap(e, i - 1, &t0);
         qb_layer *l = &m->layers[i];
         task_t t = {.e = e, .layer = i, .x = layer_input(e, l->inputs[0]), .y = e->out[i],
                     .chunk = fwd_chunk};
@@ -455,6 +477,7 @@ static qb_status forward_layers(qb_exec *e, const float *x, int batch)
         parallel(e, &t);
         if (e->hooks.output) e->hooks.output(e->hooks.ctx, i, e->out[i], batch);
     }
+    profile_lap(e, m->n_layers - 1, &t0);
     return QB_OK;
 }
 

@@ -61,6 +61,11 @@ void qb_exec_free(qb_exec *e);
 /* NULL removes the hooks. The struct is copied. */
 void qb_exec_set_hooks(qb_exec *e, const qb_exec_hooks *hooks);
 
+/* Per-layer timing, off by default: with seconds set (n_layers entries),
+ * every forward adds each layer's wall time (all sub-batches, hooks
+ * included) to seconds[layer]. NULL turns it off. */
+void qb_exec_set_profile(qb_exec *e, double *seconds);
+
 /* x: (batch, in_c, in_h, in_w). */
 qb_status qb_exec_forward(qb_exec *e, const float *x, int batch);
 

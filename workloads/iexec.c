@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nhwc_ops.h"
 #include "qkernels.h"
@@ -61,6 +62,7 @@ struct qb_iexec {
     float *logits;         /* max_batch x n_classes */
     float *in_nhwc;        /* sub x input numel (multi-channel inputs) */
     qb_scratch scratch;
+    double *profile;       /* n_layers + 1 seconds, or NULL (qb_iexec_set_profile) */
 };
 
 static value *val(const qb_iexec *e, int layer) { return &e->vals[layer + 1]; }
@@ -594,6 +596,22 @@ static qb_status run_layer(qb_iexec *e, int li, int nb)
     }
 }
 
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Adds the time since *t to slot and restarts *t (profiling only). */
+static void profile_lap(const qb_iexec *e, int slot, double *t)
+{
+    if (!e->profile) return;
+    double t1 = now_seconds();
+    e->profile[slot] += t1 - *t;
+    *t = t1;
+}
+
 qb_status qb_iexec_forward(qb_iexec *e, const float *x, int batch)
 {
     if (batch < 1 || batch > e->max_batch)
@@ -603,6 +621,7 @@ qb_status qb_iexec_forward(qb_iexec *e, const float *x, int batch)
     int hw = m->in_h * m->in_w, k = m->n_classes;
     for (int b0 = 0; b0 < batch; b0 += e->sub) {
         int nb = batch - b0 < e->sub ? batch - b0 : e->sub;
+        double t = e->profile ? now_seconds() : 0;
         const float *xb = x + (int64_t)b0 * in->numel;
         if (e->in_nhwc) { /* NCHW -> NHWC */
             for (int i = 0; i < nb; i++)
@@ -613,7 +632,11 @@ qb_status qb_iexec_forward(qb_iexec *e, const float *x, int batch)
         }
         if (in->need_f) memcpy(in->f, xb, (size_t)nb * (size_t)in->numel * sizeof(float));
         qb_status st = quantize_forms(e, in, nb * in->numel, xb);
-        for (int li = 0; li < m->n_layers && !st; li++) st = run_layer(e, li, nb);
+        profile_lap(e, m->n_layers, &t);
+        for (int li = 0; li < m->n_layers && !st; li++) {
+            st = run_layer(e, li, nb);
+            profile_lap(e, li, &t);
+        }
         if (st) return st;
         memcpy(e->logits + (int64_t)b0 * k, val(e, m->n_layers - 1)->f, (size_t)nb * (size_t)k * sizeof(float));
     }
@@ -623,6 +646,8 @@ qb_status qb_iexec_forward(qb_iexec *e, const float *x, int batch)
 const float *qb_iexec_logits(const qb_iexec *e) { return e->logits; }
 
 int qb_iexec_sub_batch(const qb_iexec *e) { return e->sub; }
+
+void qb_iexec_set_profile(qb_iexec *e, double *seconds) { e->profile = seconds; }
 
 const uint8_t *qb_iexec_input_codes(const qb_iexec *e, int layer, int *offset)
 {

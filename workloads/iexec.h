@@ -65,6 +65,11 @@ int qb_iexec_relu_fused(const qb_iexec *e, int layer);
 /* Images per pass through the network (the batch is cut into these so
  * activations stay in cache). */
 int qb_iexec_sub_batch(const qb_iexec *e);
+/* Per-layer timing, off by default: with seconds set (n_layers + 1
+ * entries), every forward adds each layer's wall time over all its
+ * sub-batches to seconds[layer], and the input's layout change and
+ * quantization to seconds[n_layers]. NULL turns it off. */
+void qb_iexec_set_profile(qb_iexec *e, double *seconds);
 /* One line per layer: what runs and in which representation. */
 void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len);
 
