@@ -51,7 +51,44 @@ typedef struct qb_qgemm_job qb_qgemm_job;
  * before would move ties to the other neighbour.) */
 #define QB_DMULT_MAX_SHIFT 43
 
-/* Pointers to segment s of rows m0 .. m0 + mr - 1 into rows[s * mr + r].
+/* Where row m of a job is: for an implicit conv, output pixel (b, oy, ox).
+ * Block functions walk rows in order, so they advance a cursor instead of
+ * dividing for every tile. */
+typedef struct {
+    int64_t m, b, oy, ox;
+} qb_row_cursor;
+
+static inline qb_row_cursor qb_row_cursor_at(const qb_qgemm_job *j, int64_t m)
+{
+    qb_row_cursor c = {m, 0, 0, 0};
+    if (j->conv) {
+        const qb_conv_shape *s = j->conv;
+        int64_t pix = s->out_h * s->out_w, rem = m % pix;
+        c.b = m / pix;
+        c.oy = rem / s->out_w;
+        c.ox = rem % s->out_w;
+    }
+    return c;
+}
+
+/* Moves the cursor forward by n rows (no division: n is a tile height). */
+static inline void qb_row_cursor_advance(const qb_qgemm_job *j, qb_row_cursor *c, int64_t n)
+{
+    c->m += n;
+    if (!j->conv) return;
+    const qb_conv_shape *s = j->conv;
+    c->ox += n;
+    while (c->ox >= s->out_w) {
+        c->ox -= s->out_w;
+        if (++c->oy == s->out_h) {
+            c->oy = 0;
+            c->b++;
+        }
+    }
+}
+
+/* Pointers to segment s of rows m0 .. m0 + mr - 1 (m0 = at->m) into
+ * rows[s * mr + r].
  * Rows past the valid count repeat the last valid row (their results are
  * computed and discarded), so a tile can always run full width.
  * Implicit conv rows are output pixels walked in order (no division per
@@ -60,17 +97,19 @@ typedef struct qb_qgemm_job qb_qgemm_job;
  * of the extra bytes are zero) when those bytes lie inside the image row.
  * A pixel whose window crosses the left or right edge gets its segments
  * assembled in tmp (mr * k_h * seg_k bytes, zero point where the window is
- * outside); a kernel row above or below the image is the pad buffer. */
-static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mvalid,
-                               const uint8_t **rows, uint8_t *tmp)
+ * outside); a kernel row above or below the image is the pad buffer.
+ * (qb_qconv copies padded inputs into a bordered buffer first, so that in
+ * practice every window is inside.) */
+static inline void qb_job_rows_at(const qb_qgemm_job *j, const qb_row_cursor *at, int mr, int mvalid,
+                                  const uint8_t **rows, uint8_t *tmp)
 {
     if (!j->conv) {
-        for (int r = 0; r < mr; r++) rows[r] = j->a + (m0 + (r < mvalid ? r : mvalid - 1)) * j->lda;
+        for (int r = 0; r < mr; r++) rows[r] = j->a + (at->m + (r < mvalid ? r : mvalid - 1)) * j->lda;
         return;
     }
     const qb_conv_shape *s = j->conv;
-    int64_t pix = s->out_h * s->out_w, c = s->in_c, row_bytes = s->in_w * c;
-    int64_t b = m0 / pix, rem = m0 % pix, oy = rem / s->out_w, ox = rem % s->out_w;
+    int64_t c = s->in_c, row_bytes = s->in_w * c;
+    int64_t b = at->b, oy = at->oy, ox = at->ox;
     for (int r = 0; r < mr; r++) {
         if (r > 0 && r < mvalid && ++ox == s->out_w) {
             ox = 0;
@@ -82,6 +121,11 @@ static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mv
         int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
         const uint8_t *img = j->x + b * s->in_h * row_bytes;
         int inside = ix0 >= 0 && ix0 * c + j->seg_k <= row_bytes;
+        if (inside && iy0 >= 0 && iy0 + (s->k_h - 1) * s->dil_h < s->in_h) {
+            const uint8_t *p = img + iy0 * row_bytes + ix0 * c;
+            for (int64_t ky = 0; ky < s->k_h; ky++) rows[ky * mr + r] = p + ky * s->dil_h * row_bytes;
+            continue;
+        }
         for (int64_t ky = 0; ky < s->k_h; ky++) {
             int64_t iy = iy0 + ky * s->dil_h;
             const uint8_t **slot = &rows[ky * mr + r];
@@ -101,6 +145,13 @@ static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mv
             }
         }
     }
+}
+
+static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mvalid, const uint8_t **rows,
+                               uint8_t *tmp)
+{
+    qb_row_cursor at = qb_row_cursor_at(j, m0);
+    qb_job_rows_at(j, &at, mr, mvalid, rows, tmp);
 }
 
 /* Offset of panel p in bytes of packed data: all earlier panels are full. */

@@ -87,9 +87,40 @@ static void run_range(void *p, int tid, int64_t m0, int64_t m1, int64_t n0, int6
     r->be->qgemm(r->job, r->tmp + (size_t)tid * QB_MAX_TILE_ROWS * (size_t)r->k, m0, m1, n0, n1);
 }
 
-/* Runs a job whose row source is set: plans scratch, prepares rows, runs. */
+/* Copy of a conv input into a buffer with its padding (and any slack
+ * columns) filled with the zero point: job->conv describes the bordered
+ * geometry, src the original one. */
+struct border_ctx {
+    const qb_conv_shape *src, *dst;
+    const uint8_t *x;
+    uint8_t *xp, zp;
+};
+
+static void border_images(void *p, int tid, int64_t b0, int64_t b1)
+{
+    (void)tid;
+    struct border_ctx *c = p;
+    const qb_conv_shape *s = c->src, *d = c->dst;
+    int64_t row = s->in_w * s->in_c, prow = d->in_w * d->in_c, left = s->pad_left * s->in_c;
+    for (int64_t b = b0; b < b1; b++)
+        for (int64_t y = 0; y < d->in_h; y++) {
+            uint8_t *o = c->xp + (b * d->in_h + y) * prow;
+            int64_t iy = y - s->pad_top;
+            if (iy < 0 || iy >= s->in_h) {
+                memset(o, c->zp, (size_t)prow);
+                continue;
+            }
+            memset(o, c->zp, (size_t)left);
+            memcpy(o + left, c->x + (b * s->in_h + iy) * row, (size_t)row);
+            memset(o + left + row, c->zp, (size_t)(prow - left - row));
+        }
+}
+
+/* Runs a job whose row source is set: plans scratch, prepares rows, runs.
+ * With `unpadded`, job->conv is a bordered copy's geometry (see qb_qconv)
+ * and job->x, of geometry unpadded, is copied into it first. */
 static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job, int need_copy,
-                         int32_t a_zp, qb_scratch *scratch)
+                         int32_t a_zp, qb_scratch *scratch, const qb_conv_shape *unpadded)
 {
     const qb_qweights *w = job->w;
     int64_t m = job->m, n = w->n;
@@ -103,6 +134,9 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
     if (zp) qb_scratch_plan_add(&plan, (size_t)m * sizeof(int32_t));
     if (need_copy) qb_scratch_plan_add(&plan, (size_t)(m * w->kp));
     if (job->conv) qb_scratch_plan_add(&plan, tmp_bytes);
+    const qb_conv_shape *bs = job->conv;
+    int64_t border_bytes = unpadded ? bs->batch * bs->in_h * bs->in_w * bs->in_c : 0;
+    if (unpadded) qb_scratch_plan_add(&plan, (size_t)border_bytes);
     qb_scratch owned = {0};
     char *cur = qb_scratch_get(scratch, &owned, &plan);
     if (!cur) return QB_ERR_NOMEM;
@@ -131,6 +165,12 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
         job->seg_k = w->kp;
     }
     uint8_t *tmp = src.conv ? (uint8_t *)qb_scratch_take(&cur, tmp_bytes) : NULL;
+    if (unpadded) {
+        struct border_ctx bc = {unpadded, bs, job->x, (uint8_t *)qb_scratch_take(&cur, (size_t)border_bytes),
+                                (uint8_t)a_zp};
+        qb_run_rows(pool, bs->batch, border_bytes, border_images, &bc);
+        job->x = src.x = bc.xp;
+    }
     prep.tmp = tmp;
     if (need_copy || zp) qb_run_rows(pool, m, m * w->k, prep_rows, &prep);
 
@@ -163,7 +203,7 @@ qb_status qb_qgemm(const qb_backend *be, qb_pool *pool, const qb_qgemm_args *g)
     /* rows are read kp bytes at a time; copy them when k is not a multiple */
     int need_copy = w->kp != w->k;
     if (need_copy) job.seg_k = w->k;
-    return run_job(be, pool, &job, need_copy, g->a_zp, g->scratch);
+    return run_job(be, pool, &job, need_copy, g->a_zp, g->scratch, NULL);
 }
 
 qb_status qb_conv_shape_init(qb_conv_shape *s)
@@ -225,7 +265,25 @@ qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *sha
         job.nseg = 1;
         job.seg_k = need_copy ? w->k : w->kp;
     }
-    st = run_job(be, pool, &job, need_copy, x_zp, scratch);
+    /* Padding and image edges: the input is copied once into a buffer with
+     * a border of zero points (and slack columns so that the last window's
+     * kernel rows can be read as whole segp bytes), so every window lies
+     * inside and no row is assembled tap by tap. The copy is a pass over
+     * the input; the kernels read each input byte k_h * k_w times. */
+    qb_conv_shape bordered = s;
+    int border = 0;
+    if (!pointwise && !need_copy) {
+        int64_t slack_cols = (seg_k + s.in_c - 1) / s.in_c - s.k_w; /* segp past the taps, in columns */
+        int64_t need_w = (s.out_w - 1) * s.stride_w + s.k_w + slack_cols;
+        int64_t wp = s.in_w + s.pad_left + s.pad_right;
+        if (need_w > wp) wp = need_w;
+        border = s.pad_top + s.pad_left + s.pad_bottom + s.pad_right > 0 || wp > s.in_w;
+        bordered.in_h = s.in_h + s.pad_top + s.pad_bottom;
+        bordered.in_w = wp;
+        bordered.pad_top = bordered.pad_left = bordered.pad_bottom = bordered.pad_right = 0;
+        if (border) job.conv = &bordered; /* out_h, out_w stay those of s */
+    }
+    st = run_job(be, pool, &job, need_copy, x_zp, scratch, border ? &s : NULL);
     if (pad_buf != pad) free(pad_buf);
     return st;
 }

@@ -109,9 +109,10 @@ void qb_qgemm_block_avx2(const qb_qgemm_job *j, uint8_t *tmp, int64_t m0, int64_
     int64_t per_block = BLOCK_BYTES / panel_bytes > 1 ? BLOCK_BYTES / panel_bytes : 1;
     for (int64_t pb = p0; pb < p1; pb += per_block) {
         int64_t pe = pb + per_block < p1 ? pb + per_block : p1;
-        for (int64_t m = m0; m < m1; m += MR) {
+        qb_row_cursor at = qb_row_cursor_at(j, m0);
+        for (int64_t m = m0; m < m1; m += MR, qb_row_cursor_advance(j, &at, MR)) {
             int mvalid = (int)(m1 - m < MR ? m1 - m : MR);
-            qb_job_rows(j, m, mvalid, mvalid, rows, tmp);
+            qb_job_rows_at(j, &at, mvalid, mvalid, rows, tmp);
             for (int64_t p = pb; p < pe; p++) {
                 int pw = qb_panel_width(w->n, p);
                 const int8_t *wp = (const int8_t *)w->data + qb_panel_offset(w, p);

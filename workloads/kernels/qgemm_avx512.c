@@ -309,10 +309,11 @@ void qb_qgemm_block_avx512(const qb_qgemm_job *j, uint8_t *tmp, int64_t m0, int6
     int64_t ahead = j->conv ? MR_MAX * j->conv->stride_w * j->conv->in_c : MR_MAX * j->lda;
     for (int64_t pb = p0; pb < p1; pb += per_block) {
         int64_t pe = pb + per_block < p1 ? pb + per_block : p1;
-        for (int64_t m = m0; m < m1; m += MR_MAX) {
+        qb_row_cursor at = qb_row_cursor_at(j, m0);
+        for (int64_t m = m0; m < m1; m += MR_MAX, qb_row_cursor_advance(j, &at, MR_MAX)) {
             int mvalid = (int)(m1 - m < MR_MAX ? m1 - m : MR_MAX), mr;
             int ti = row_tile(mvalid, &mr);
-            qb_job_rows(j, m, mr, mvalid, rows, tmp);
+            qb_job_rows_at(j, &at, mr, mvalid, rows, tmp);
             for (int64_t p = pb; p < pe; p++) {
                 int pw = qb_panel_width(w->n, p);
                 int64_t nstart = p * QB_PANEL;
