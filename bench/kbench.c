@@ -95,7 +95,7 @@ static qb_status make_inputs(kb_state *st)
         if (s) return s;
         st->scale[i] = (float)real;
     }
-    st->rq = (qb_requant){QB_OUT_U8, NULL, st->mult, st->rshift, 0, 0, 255, NULL, NULL, 0};
+    st->rq = (qb_requant){.type = QB_OUT_U8, .mult = st->mult, .rshift = st->rshift, .lo = 0, .hi = 255};
     return QB_OK;
 }
 

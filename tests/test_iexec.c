@@ -184,8 +184,19 @@ static void audit_layer(const qb_iexec *e, const qb_qmodel *q, int li, int nb, a
     const uint8_t *codes;
     int consumer, coff;
     qb_iexec_layer_output(e, li, &fy, &codes, &consumer, &coff);
+    int add = qb_iexec_add_fused(e, li);
+    if (add >= 0) { /* the executor's floats are the Add's: y plus the other input, then its ReLU */
+        const qb_layer *al = &q->model.layers[add];
+        const float *r;
+        qb_iexec_layer_output(e, al->inputs[0] == li ? al->inputs[1] : al->inputs[0], &r, NULL, NULL, NULL);
+        assert_non_null(r);
+        for (int64_t i = 0; i < n; i++) {
+            y[i] += r[i];
+            mag[i] += fabs(r[i]);
+        }
+    }
     if (fy) {
-        int relu = qb_iexec_relu_fused(e, li);
+        int relu = qb_iexec_relu_fused(e, add >= 0 ? add : li);
         for (int64_t i = 0; i < n; i++) {
             double want = relu && y[i] < 0 ? 0 : y[i], rel = fabs(fy[i] - want) / (mag[i] + 1e-30);
             if (rel > a->max_rel) a->max_rel = rel;

@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "backend.h"
+#include "nhwc_ops.h"
 #include "pool.h"
 #include "qkernels.h"
+#include "quant.h"
 #include "rng.h"
 #include "workcount.h"
 
@@ -88,7 +90,8 @@ static void make_out(qb_rng *r, outspec *o, int64_t n, qb_out_type type, int wit
 
 static qb_requant requant_of(const outspec *o)
 {
-    qb_requant rq = {o->type, o->bias, o->mult, o->rshift, o->zp, o->lo, o->hi, o->scale, o->fbias, o->relu};
+    qb_requant rq = {.type = o->type, .bias = o->bias, .mult = o->mult, .rshift = o->rshift, .zp = o->zp, .lo = o->lo,
+                     .hi = o->hi, .scale = o->scale, .fbias = o->fbias, .relu = o->relu};
     return rq;
 }
 
@@ -426,6 +429,93 @@ static void test_conv_matches_definition(void **state)
     qb_pool_free(pool);
 }
 
+/* A conv's float output with a residual Add, the Add's ReLU and the sum's
+ * codes computed in the epilogue (requant.h): bit for bit the separate
+ * steps (float conv, qb_nhwc_add, the quantizer library's qb_quantize_to),
+ * on every backend, including clamped codes and signed ones. */
+static void test_conv_fused_add_and_codes(void **state)
+{
+    (void)state;
+    qb_rng r;
+    qb_rng_seed(&r, 2718);
+    qb_pool *pool;
+    assert_int_equal(qb_pool_create(&pool, 2, NULL, NULL), QB_OK);
+    static const int64_t cins[] = {1, 3, 16};
+    const qb_backend *bes[8];
+    int nbe = supported_backends(bes);
+    for (int it = 0; it < 16; it++) {
+        qb_conv_shape s = {.batch = 1 + (int64_t)qb_rng_below(&r, 2), .in_c = cins[it % 3],
+                           .in_h = 5 + (int64_t)qb_rng_below(&r, 8), .in_w = 5 + (int64_t)qb_rng_below(&r, 8),
+                           .out_c = 1 + (int64_t)qb_rng_below(&r, 40), .k_h = it % 4 ? 3 : 1, .k_w = it % 4 ? 3 : 1,
+                           .stride_h = 1 + it % 2, .stride_w = 1 + it % 2, .dil_h = 1, .dil_w = 1};
+        s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = s.k_h / 2;
+        assert_int_equal(qb_conv_shape_init(&s), QB_OK);
+        int64_t xn = s.batch * s.in_h * s.in_w * s.in_c, wn = s.out_c * s.in_c * s.k_h * s.k_w;
+        int64_t yn = s.batch * s.out_h * s.out_w * s.out_c;
+        uint8_t *x = malloc((size_t)xn), *want_q = malloc((size_t)yn), *got_q = malloc((size_t)yn);
+        int8_t *w = malloc((size_t)wn);
+        float *res = malloc((size_t)yn * 4), *y = malloc((size_t)yn * 4), *want = malloc((size_t)yn * 4),
+              *got = malloc((size_t)yn * 4);
+        for (int64_t i = 0; i < xn; i++) x[i] = (uint8_t)qb_rng_below(&r, 256);
+        for (int64_t i = 0; i < wn; i++) w[i] = (int8_t)(qb_rng_below(&r, 256) - 128);
+        for (int64_t i = 0; i < yn; i++) res[i] = 30.0f * qb_rng_normal(&r);
+        int32_t xzp = (int32_t)qb_rng_below(&r, 256);
+        qb_qweights pw;
+        assert_int_equal(qb_qweights_pack_conv(&pw, s.out_c, s.in_c, s.k_h, s.k_w, w, 0, NULL), QB_OK);
+        outspec o;
+        make_out(&r, &o, s.out_c, QB_OUT_F32, 0);
+        for (int64_t i = 0; i < s.out_c; i++) o.scale[i] *= 0.01f;
+        o.relu = 0;
+        int relu = it % 2;
+        /* the next layer's activation parameters (unsigned or signed codes) */
+        qb_quant_config c;
+        assert_int_equal(qb_quant_config_parse(&c, it % 3 ? "uniform-asym" : "uniform-sym", 4 + it % 5, "tensor",
+                                               "minmax", NULL), QB_OK);
+        qb_qparams p;
+        int64_t shape[1] = {yn};
+        assert_int_equal(qb_qparams_alloc(&p, &c, 1, shape), QB_OK);
+        p.scale[0] = (float)(0.05 + 2 * qb_rng_uniform_d(&r));
+        if (p.zero_point) p.zero_point[0] = p.qmin + (int32_t)qb_rng_below(&r, (uint64_t)(p.qmax - p.qmin + 1));
+        qb_dtype dt = qb_scheme_code_dtype(p.scheme, p.bits);
+        int off = dt == QB_I8 ? 128 : 0;
+        /* the separate steps */
+        qb_requant rq = requant_of(&o);
+        assert_int_equal(qb_qconv(qb_backend_find("ref"), NULL, &s, x, xzp, &pw, &rq, y, NULL), QB_OK);
+        qb_nhwc_add(y, res, want, yn, relu);
+        assert_int_equal(qb_quantize_to(&p, want, yn, dt, want_q), QB_OK);
+        for (int64_t i = 0; i < yn; i++) want_q[i] = (uint8_t)(want_q[i] + off);
+        /* fused */
+        qb_block b = qb_qparams_block(&p, 0);
+        rq.relu = relu;
+        rq.residual = res;
+        rq.codes = got_q;
+        rq.code_scale = b.scale;
+        rq.code_zp = b.zero_point + off;
+        rq.code_lo = p.qmin + off;
+        rq.code_hi = p.qmax + off;
+        int clamped = 0;
+        for (int64_t i = 0; i < yn; i++) clamped += want_q[i] == rq.code_lo || want_q[i] == rq.code_hi;
+        for (int bi = 0; bi < nbe; bi++) {
+            memset(got, 0, (size_t)yn * 4);
+            memset(got_q, 0, (size_t)yn);
+            assert_int_equal(qb_qconv(bes[bi], it % 2 ? pool : NULL, &s, x, xzp, &pw, &rq, got, NULL), QB_OK);
+            if (memcmp(want, got, (size_t)yn * 4) != 0 || memcmp(want_q, got_q, (size_t)yn) != 0)
+                fail_msg("fused add/codes differ: backend %s, case %d (in_c %lld, out_c %lld, k %lld)", bes[bi]->name,
+                         it, (long long)s.in_c, (long long)s.out_c, (long long)s.k_h);
+        }
+        assert_true(clamped > 0 && clamped < yn); /* both the clamp and the rounding were exercised */
+        qb_qparams_free(&p);
+        free_out(&o);
+        qb_qweights_free(&pw);
+        free(x), free(want_q), free(got_q), free(w), free(res), free(y), free(want), free(got);
+    }
+    /* a bad code range is refused */
+    qb_requant bad = {.type = QB_OUT_F32, .scale = (float[]){1.0f}, .codes = (uint8_t[1]){0}, .code_scale = 0};
+    assert_int_equal(qb_requant_check(&bad, 1), QB_ERR_ARG);
+    assert_non_null(strstr(qb_last_error(), "codes of a float output"));
+    qb_pool_free(pool);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -442,7 +532,7 @@ static void test_bad_arguments(void **state)
     uint8_t a[8] = {0};
     uint8_t c[8];
     int32_t mult[3] = {1 << 30, 1 << 30, 1 << 30}, sh[3] = {31, 31, 31};
-    qb_requant rq = {QB_OUT_U8, NULL, mult, sh, 0, 0, 255, NULL, NULL, 0};
+    qb_requant rq = {.type = QB_OUT_U8, .mult = mult, .rshift = sh, .lo = 0, .hi = 255};
     qb_qgemm_args g = {1, a, 4, 0, &pw, &rq, c, 3, NULL};
     assert_int_equal(qb_qgemm(NULL, NULL, &g), QB_OK);
     g.lda = 3;
@@ -481,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_gemm_large_and_threaded),
         cmocka_unit_test(test_gemm_extremes_saturate),
         cmocka_unit_test(test_conv_matches_definition),
+        cmocka_unit_test(test_conv_fused_add_and_codes),
         cmocka_unit_test(test_bad_arguments),
     };
     qb_test_apply_filter();

@@ -59,6 +59,8 @@ struct qb_iexec {
     value *vals;           /* n_layers + 1: vals[0] is the input, vals[l + 1] layer l */
     wlayer *wl;            /* per layer (used for conv/dense) */
     int *fused;            /* per layer: 1 for a ReLU folded into its producer's clamp */
+    int *add_into;         /* per conv/dense layer: the Add computed in its epilogue, or -1 */
+    int *add_by;           /* per Add layer: the conv/dense layer that computes it, or -1 */
     float *logits;         /* max_batch x n_classes */
     float *in_nhwc;        /* sub x input numel (multi-channel inputs) */
     qb_scratch scratch;
@@ -220,7 +222,8 @@ static qb_status bind_requant(const qb_qmodel *q, int li, wlayer *w, const qform
         w->ibias[i] = (int32_t)(b > 2147483647.0 ? 2147483647.0 : b < -2147483648.0 ? -2147483648.0 : b);
     }
     int32_t lo = relu && out->zp > out->lo ? out->zp : out->lo;
-    w->rq = (qb_requant){QB_OUT_U8, w->ibias, w->mult, w->rshift, out->zp, lo, out->hi, NULL, NULL, 0};
+    w->rq = (qb_requant){.type = QB_OUT_U8, .bias = w->ibias, .mult = w->mult, .rshift = w->rshift, .zp = out->zp, .lo = lo,
+                          .hi = out->hi};
     return QB_OK;
 }
 
@@ -292,6 +295,27 @@ too_many:
                     "activation parameters", MAX_FORMS);
 }
 
+/* Residual Adds computed in a producer's epilogue: an Add whose later
+ * input is a conv/dense layer that nothing else reads gets that layer's
+ * sums with the other input (already computed) added in the kernel, then
+ * the Add's ReLU, and writes the Add's floats (and codes, see bind_float)
+ * in one pass instead of three. */
+static void plan_add_fusion(qb_iexec *e)
+{
+    const qb_model *m = &e->model;
+    for (int li = 0; li < m->n_layers; li++) e->add_into[li] = e->add_by[li] = -1;
+    for (int a = 0; a < m->n_layers; a++) {
+        const qb_layer *l = &m->layers[a];
+        if (l->kind != QB_LAYER_ADD || l->n_inputs != 2) continue;
+        int p = l->inputs[0] > l->inputs[1] ? l->inputs[0] : l->inputs[1];
+        if (p < 0 || l->inputs[0] == l->inputs[1] || !is_weighted(&m->layers[p]) || n_readers(m, p) != 1 ||
+            val(e, p)->nq > 0)
+            continue;
+        e->add_into[p] = a;
+        e->add_by[a] = p;
+    }
+}
+
 static qb_status alloc_values(qb_iexec *e)
 {
     const qb_model *m = &e->model;
@@ -302,6 +326,10 @@ static qb_status alloc_values(qb_iexec *e)
         v->h = l ? l->h : m->in_h;
         v->w = l ? l->w : m->in_w;
         v->numel = (int64_t)v->c * v->h * v->w;
+        if (l && e->add_into[li] >= 0) { /* writes the Add's buffers (set below) */
+            v->alias = 1;
+            continue;
+        }
         if (l && (l->kind == QB_LAYER_FLATTEN || e->fused[li])) { /* share the input's buffers */
             const value *in = val(e, l->inputs[0]);
             v->alias = 1;
@@ -318,7 +346,27 @@ static qb_status alloc_values(qb_iexec *e)
         for (int j = 0; j < v->nq; j++)
             if (!(v->q[j].buf = qb_aligned_alloc(n, 1))) return QB_ERR_NOMEM;
     }
+    for (int li = 0; li < m->n_layers; li++)
+        if (e->add_into[li] >= 0) val(e, li)->f = val(e, e->add_into[li])->f;
     return QB_OK;
+}
+
+/* Float output of layer li (y = acc * fscale + fbias, ReLU'd when relu),
+ * with the residual fused Add's other input, and the codes of `out` when it
+ * has exactly one code form computed by nearest rounding (the kernel
+ * rounds exactly as qb_quantize_to does). */
+static void bind_float(qb_iexec *e, int li, int relu, const float *residual, const value *out)
+{
+    wlayer *w = &e->wl[li];
+    w->rq = (qb_requant){.type = QB_OUT_F32, .scale = w->fscale, .fbias = w->fbias, .relu = relu,
+                         .residual = residual};
+    if (out->nq != 1 || out->q[0].p->rounding.mode != QB_ROUND_NEAREST) return;
+    const qform *f = &out->q[0];
+    w->rq.codes = f->buf;
+    w->rq.code_scale = f->scale;
+    w->rq.code_zp = f->zp;
+    w->rq.code_lo = f->lo;
+    w->rq.code_hi = f->hi;
 }
 
 qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *be, int max_batch,
@@ -340,12 +388,15 @@ qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *
     e->vals = qb_calloc((size_t)m->n_layers + 1, sizeof *e->vals);
     e->wl = qb_calloc((size_t)m->n_layers, sizeof *e->wl);
     e->fused = qb_calloc((size_t)m->n_layers, sizeof *e->fused);
+    e->add_into = qb_calloc((size_t)m->n_layers, sizeof *e->add_into);
+    e->add_by = qb_calloc((size_t)m->n_layers, sizeof *e->add_by);
     e->logits = qb_malloc((size_t)max_batch * (size_t)m->n_classes, sizeof(float));
-    if (!e->vals || !e->wl || !e->fused || !e->logits) {
+    if (!e->vals || !e->wl || !e->fused || !e->add_into || !e->add_by || !e->logits) {
         st = QB_ERR_NOMEM;
         goto fail;
     }
     if ((st = plan_needs(e, q))) goto fail;
+    plan_add_fusion(e);
     /* sub-batch: the largest tensor's floats in about an L2 */
     int64_t widest = m->in_c * m->in_h * m->in_w;
     for (int li = 0; li < m->n_layers; li++)
@@ -366,11 +417,15 @@ qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *
         w->in_form = find_form(val(e, l->inputs[0]), &f);
         if ((st = pack_weights(q, li, &f, w))) break;
         value *o = val(e, li);
-        if (!o->need_f && o->nq == 1) {
+        int a = e->add_into[li];
+        if (a >= 0) {
+            const qb_layer *al = &m->layers[a];
+            int other = al->inputs[0] == li ? al->inputs[1] : al->inputs[0];
+            bind_float(e, li, qb_iexec_relu_fused(e, a), val(e, other)->f, val(e, a));
+        } else if (!o->need_f && o->nq == 1) {
             st = bind_requant(q, li, w, &o->q[0], qb_iexec_relu_fused(e, li));
         } else {
-            w->rq = (qb_requant){QB_OUT_F32, NULL, NULL, NULL, 0, 0, 0, w->fscale, w->fbias,
-                                 qb_iexec_relu_fused(e, li)};
+            bind_float(e, li, qb_iexec_relu_fused(e, li), NULL, o);
         }
     }
     if (st) goto fail;
@@ -398,7 +453,7 @@ void qb_iexec_free(qb_iexec *e)
         qb_qweights_free(&w->w);
         free(w->fscale), free(w->fbias), free(w->mult), free(w->rshift), free(w->ibias);
     }
-    free(e->vals), free(e->wl), free(e->fused), free(e->logits), free(e->in_nhwc);
+    free(e->vals), free(e->wl), free(e->fused), free(e->add_into), free(e->add_by), free(e->logits), free(e->in_nhwc);
     qb_scratch_free(&e->scratch);
     qb_model_free(&e->model);
     free(e);
@@ -541,8 +596,9 @@ static qb_status run_weighted(qb_iexec *e, int li, int nb)
         qb_qgemm_args g = {nb, f->buf, in->numel, f->zp, &w->w, &w->rq, dst, l->c, &e->scratch};
         st = qb_qgemm(e->be, e->pool, &g);
     }
-    if (st || w->rq.type != QB_OUT_F32) return st;
-    return quantize_forms(e, o, nb * o->numel, o->f);
+    if (st || w->rq.type != QB_OUT_F32 || w->rq.codes) return st;
+    value *out = e->add_into[li] >= 0 ? val(e, e->add_into[li]) : o; /* whose floats were written */
+    return quantize_forms(e, out, nb * out->numel, out->f);
 }
 
 static qb_status run_layer(qb_iexec *e, int li, int nb)
@@ -583,6 +639,7 @@ static qb_status run_layer(qb_iexec *e, int li, int nb)
         return QB_OK;
     }
     case QB_LAYER_ADD: {
+        if (e->add_by[li] >= 0) return QB_OK; /* computed by its producer */
         add_ctx c = {in->f, val(e, l->inputs[1])->f, o->f, qb_iexec_relu_fused(e, li)};
         if ((st = parallel(e, n, n, add_range, &c))) return st;
         return quantize_forms(e, o, n, o->f);
@@ -675,16 +732,22 @@ int qb_iexec_relu_fused(const qb_iexec *e, int layer)
     return 0;
 }
 
+int qb_iexec_add_fused(const qb_iexec *e, int layer) { return e->add_into[layer]; }
+
 void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len)
 {
     size_t n = (size_t)snprintf(buf, len, "backend %s, %d images per pass\n", e->be->name, e->sub);
     for (int li = 0; li < e->model.n_layers && n < len; li++) {
         const qb_layer *l = &e->model.layers[li];
         const value *v = val(e, li);
-        const char *how = e->fused[li] ? "clamp in the producer"
-                          : !is_weighted(l) ? ""
-                          : e->wl[li].rq.type == QB_OUT_U8 ? "int8 kernel, requantized"
-                                                           : "int8 kernel, float out";
+        const char *how = e->fused[li]                   ? "clamp in the producer"
+                          : e->add_by[li] >= 0              ? "computed by its producer"
+                          : !is_weighted(l)                 ? ""
+                          : e->wl[li].rq.type == QB_OUT_U8  ? "int8 kernel, requantized"
+                          : e->add_into[li] >= 0            ? (e->wl[li].rq.codes ? "int8 kernel, + residual add, float and codes out"
+                                                                                  : "int8 kernel, + residual add, float out")
+                          : e->wl[li].rq.codes              ? "int8 kernel, float and codes out"
+                                                            : "int8 kernel, float out";
         n += (size_t)snprintf(buf + n, len - n, "  %-24s %-8s %-6s %-9s %s\n", l->name, qb_layer_kind_name(l->kind),
                               v->need_f ? "float" : "", v->nq == 1 ? "codes" : v->nq > 1 ? "codes xN" : "", how);
     }

@@ -62,6 +62,10 @@ void qb_iexec_layer_output(const qb_iexec *e, int layer, const float **floats, c
                            int *consumer, int *offset);
 /* 1 when a ReLU reading `layer` was folded into its requantization clamp. */
 int qb_iexec_relu_fused(const qb_iexec *e, int layer);
+/* For a conv/dense layer: the Add layer computed in its epilogue (its sums
+ * plus the Add's other input, then the Add's ReLU), else -1. Such a layer's
+ * floats (qb_iexec_layer_output) are the Add's output. */
+int qb_iexec_add_fused(const qb_iexec *e, int layer);
 /* Images per pass through the network (the batch is cut into these so
  * activations stay in cache). */
 int qb_iexec_sub_batch(const qb_iexec *e);

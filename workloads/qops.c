@@ -81,7 +81,8 @@ static qb_status make_requant(requant_buf *r, int64_t n, float x_scale, const fl
     for (int64_t i = 0; i < n; i++)
         if ((st = qb_requant_multiplier((double)x_scale * w_scale[i] / ys, &r->mult[i], &r->rshift[i]))) return st;
     int u8 = y_zp->dtype == QB_U8;
-    r->rq = (qb_requant){u8 ? QB_OUT_U8 : QB_OUT_S8, bias, r->mult, r->rshift, zp, u8 ? 0 : -128, u8 ? 255 : 127, NULL, NULL, 0};
+    r->rq = (qb_requant){.type = u8 ? QB_OUT_U8 : QB_OUT_S8, .bias = bias, .mult = r->mult, .rshift = r->rshift, .zp = zp,
+                          .lo = u8 ? 0 : -128, .hi = u8 ? 255 : 127};
     return QB_OK;
 }
 

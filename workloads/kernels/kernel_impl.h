@@ -228,7 +228,10 @@ static inline void qb_store_out(const qb_requant *rq, void *c, int64_t idx, int3
     case QB_OUT_S32: ((int32_t *)c)[idx] = acc; break;
     case QB_OUT_F32: {
         float y = fmaf((float)acc, rq->scale[n], rq->fbias ? rq->fbias[n] : 0.0f);
-        ((float *)c)[idx] = rq->relu && !(y > 0) ? 0.0f : y;
+        if (rq->residual) y = y + rq->residual[idx];
+        y = rq->relu && !(y > 0) ? 0.0f : y;
+        ((float *)c)[idx] = y;
+        if (rq->codes) rq->codes[idx] = qb_float_code(y, rq->code_scale, rq->code_zp, rq->code_lo, rq->code_hi);
         break;
     }
     }

@@ -35,13 +35,15 @@ typedef struct {
     char *c;
     int64_t ldc;
     int32_t zp, lo, hi;
+    const float *residual; /* F32: a fused Add, and its codes (requant.h) */
+    uint8_t *codes;
 } epi;
 
 QB_AI epi epi_of(const qb_qgemm_job *j)
 {
     const qb_requant *rq = j->rq;
     epi e = {EPI_S32, rq->relu, 0, rq->type == QB_OUT_U8, j->rowsum, j->rowsum ? j->w->zp : NULL,
-             (char *)j->c, j->ldc, rq->zp, rq->lo, rq->hi};
+             (char *)j->c, j->ldc, rq->zp, rq->lo, rq->hi, rq->residual, rq->codes};
     if (rq->type == QB_OUT_F32) e.mode = EPI_F32;
     else if (rq->type == QB_OUT_U8 || rq->type == QB_OUT_S8)
         e.mode = !j->dmult ? EPI_INT : j->dmult_small ? EPI_SMALL : EPI_DOUBLE;
@@ -87,6 +89,16 @@ QB_AI void store_codes(const epi *e, __m512i r, int8_t *dst, __mmask16 km, int c
     _mm512_mask_cvtepi32_storeu_epi8(dst, km, r);
 }
 
+/* Codes of floats y, as qb_float_code: y / scale clamped, rounded to
+ * nearest even, plus the zero point; NaN gives the zero point. */
+QB_AI void store_float_codes(__m512 y, __m512 scale, __m512 lo, __m512 hi, __m512i zp, uint8_t *dst, __mmask16 km)
+{
+    __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(y, scale), lo), hi);
+    __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
+    q = _mm512_mask_mov_epi32(q, _mm512_cmp_ps_mask(y, y, _CMP_UNORD_Q), zp);
+    _mm512_mask_cvtepi32_storeu_epi8(dst, km, q);
+}
+
 /* round_half_even(acc * mult / 2^rshift), clamped to [lo, hi] - zp, in
  * 64-bit lanes: the definition itself (any shift). */
 QB_AI __m512i requant_int(__m512i acc, __m512i mult, __m512i mult_o, __m512i sh_e, __m512i sh_o,
@@ -126,12 +138,19 @@ QB_AI void epilogue(const qb_qgemm_job *j, __m512i acc[MR_MAX][4], int64_t m0, i
         } else if (e.mode == EPI_F32) {
             __m512 scale = _mm512_maskz_loadu_ps(km, rq->scale + nc);
             __m512 bias = rq->fbias ? _mm512_maskz_loadu_ps(km, rq->fbias + nc) : _mm512_setzero_ps();
+            const __m512 cscale = _mm512_set1_ps(e.codes ? rq->code_scale : 1.0f);
+            const __m512 clo = _mm512_set1_ps((float)(rq->code_lo - rq->code_zp));
+            const __m512 chi = _mm512_set1_ps((float)(rq->code_hi - rq->code_zp));
+            const __m512i czp = _mm512_set1_epi32(rq->code_zp);
 #pragma GCC unroll 8
             for (int r = 0; r < MR; r++)
                 if (r < mvalid) {
+                    int64_t at = (m0 + r) * e.ldc + nc;
                     __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(offset(&e, acc[r][c], off, zpw, m0 + r)), scale, bias);
+                    if (e.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(km, e.residual + at));
                     if (e.relu) y = _mm512_max_ps(y, _mm512_setzero_ps()); /* -0 and NaN give +0, as the reference */
-                    _mm512_mask_storeu_ps((float *)e.c + (m0 + r) * e.ldc + nc, km, y);
+                    _mm512_mask_storeu_ps((float *)e.c + at, km, y);
+                    if (e.codes) store_float_codes(y, cscale, clo, chi, czp, e.codes + at, km);
                 }
         } else if (e.mode == EPI_SMALL || e.mode == EPI_DOUBLE) {
             __m512d dm_lo = _mm512_maskz_loadu_pd((__mmask8)km, j->dmult + nc);

@@ -53,6 +53,11 @@ qb_status qb_requant_check(const qb_requant *rq, int64_t n)
     case QB_OUT_S32: return QB_OK;
     case QB_OUT_F32:
         if (!rq->scale) return qb_error(QB_ERR_ARG, "float output needs per-channel scales");
+        if (rq->codes && (!(rq->code_scale > 0) || !isfinite(rq->code_scale) || rq->code_lo < 0 ||
+                          rq->code_hi > 255 || rq->code_lo > rq->code_zp || rq->code_zp > rq->code_hi))
+            return qb_error(QB_ERR_ARG, "codes of a float output: scale %g must be positive and finite, "
+                            "0 <= lo %d <= zero point %d <= hi %d <= 255", (double)rq->code_scale, rq->code_lo,
+                            rq->code_zp, rq->code_hi);
         return QB_OK;
     }
     return qb_error(QB_ERR_ARG, "unknown output type %d", (int)rq->type);

@@ -8,6 +8,7 @@
 #ifndef QB_REQUANT_H
 #define QB_REQUANT_H
 
+#include <math.h>
 #include <stdint.h>
 #include "status.h"
 
@@ -27,7 +28,18 @@ typedef struct {
     int32_t lo, hi;        /* U8/S8: clamp of the stored code (lo = zp fuses a ReLU) */
     const float *scale;    /* (n) F32: output scale */
     const float *fbias;    /* (n) F32: y = fma(acc, scale, fbias), or NULL (0) */
-    int relu;              /* F32: y = y > 0 ? y : 0 (a fused ReLU) */
+    int relu;              /* F32: y = y > 0 ? y : 0 (a fused ReLU, after the residual) */
+    /* F32, optional: a residual Add fused into the epilogue, and the result
+     * also stored as codes for the next layer (per-call data, same (m, ldc)
+     * layout as the output):
+     *   y = relu( fma(acc, scale, fbias) + residual )
+     *   code = rint(clamp(y / code_scale, code_lo - code_zp, code_hi - code_zp)) + code_zp
+     * which is exactly the quantizer library's nearest rounding of y
+     * (qb_quantize_to) in stored units (signed codes + 128). */
+    const float *residual; /* or NULL */
+    uint8_t *codes;        /* or NULL */
+    float code_scale;      /* > 0 */
+    int32_t code_zp, code_lo, code_hi; /* 0..255, lo <= zp <= hi */
 } qb_requant;
 
 /* Fixed-point form of a positive real multiplier. Multipliers below 2^-32
@@ -53,6 +65,16 @@ static inline int32_t qb_requant_code(int32_t acc, int32_t mult, int32_t rshift,
 {
     int64_t q = qb_requant_scale(acc, mult, rshift) + zp;
     return (int32_t)(q < lo ? lo : q > hi ? hi : q);
+}
+
+/* A float's code as qb_requant describes (NaN gives the zero point, as the
+ * quantizer library does). */
+static inline uint8_t qb_float_code(float y, float scale, int32_t zp, int32_t lo, int32_t hi)
+{
+    float v = y / scale, l = (float)(lo - zp), h = (float)(hi - zp);
+    v = v < l ? l : v > h ? h : v;
+    if (v != v) return (uint8_t)zp;
+    return (uint8_t)((int32_t)rintf(v) + zp);
 }
 
 #endif
