@@ -17,7 +17,11 @@
 #include "quant.h"
 
 #define MAX_FORMS 4        /* distinct code forms of one tensor */
-#define SUB_BATCH_BYTES (1 << 20) /* activations of one pass, roughly an L2 */
+/* Floats of the widest tensor of one pass, per thread: a layer touches
+ * 3 or 4 tensors (input codes, residual, float output, codes), which then
+ * stay in each core's L2 (1 MB here); 1 MB per pass measured 20-25% slower
+ * on ResNet-20 (bench-kernels --layers). */
+#define SUB_BATCH_BYTES (1 << 17)
 
 /* Codes of a tensor under one reader's activation parameters, stored as
  * uint8 (signed codes + 128). */
@@ -397,11 +401,11 @@ qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *
     }
     if ((st = plan_needs(e, q))) goto fail;
     plan_add_fusion(e);
-    /* sub-batch: the largest tensor's floats in about an L2 */
+    /* sub-batch: the widest tensor's floats in SUB_BATCH_BYTES per thread */
     int64_t widest = m->in_c * m->in_h * m->in_w;
     for (int li = 0; li < m->n_layers; li++)
         if (qb_layer_out_numel(&m->layers[li]) > widest) widest = qb_layer_out_numel(&m->layers[li]);
-    e->sub = (int)(SUB_BATCH_BYTES / (widest * 4));
+    e->sub = (int)(SUB_BATCH_BYTES * (pool ? qb_pool_size(pool) : 1) / (widest * 4));
     e->sub = e->sub < 1 ? 1 : e->sub > max_batch ? max_batch : e->sub;
     if ((st = alloc_values(e))) goto fail;
     if (m->in_c > 1 && !(e->in_nhwc = qb_aligned_alloc((size_t)e->sub * (size_t)val(e, -1)->numel, sizeof(float)))) {
