@@ -15,7 +15,11 @@
  *     a clamp, pooling on codes: all commute with quantization);
  *   - elsewhere (residual adds, global average pooling, the logits) the
  *     output is float, (float)sum * s_x * s_w + bias, as in the simulation,
- *     and quantized again where a conv/dense layer reads it.
+ *     and quantized again where a conv/dense layer reads it. A residual Add
+ *     is computed in its later input's conv/dense epilogue (sum, plus the
+ *     other input, then the Add's ReLU), and float outputs with a single
+ *     reader's codes get them in the same epilogue: the same bits as the
+ *     separate steps, in one pass.
  * Differences from the simulation are rounding steps of at most one code
  * unit each (see README.md, "Integer execution"): the simulation's fp32
  * sums of dequantized products vs exact integer sums; the bias rounded to
