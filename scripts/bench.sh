@@ -15,3 +15,4 @@ run bench-reports
 run bench-fp32
 run bench-quant
 run bench-kernels
+run bench-kernels --threads 1 --no-memory --shapes resnet --impls engine --layers

@@ -10,7 +10,7 @@
 #include "kernel_impl.h"
 
 #define BLOCK_FNS(sfx)                                                                      \
-    void qb_qgemm_block_##sfx(const qb_qgemm_job *, uint8_t *, int64_t, int64_t, int64_t, int64_t); \
+    void qb_qgemm_block_##sfx(const qb_qgemm_job *, int64_t, int64_t, int64_t, int64_t);            \
     void qb_q4gemm_block_##sfx(const qb_q4_job *, int64_t, int64_t, int64_t, int64_t);      \
     void qb_q4quant_rows_##sfx(const qb_q4_quant *, int64_t, int64_t);                      \
     void qb_b1gemm_block_##sfx(const qb_b1_job *, int64_t, int64_t, int64_t, int64_t);      \

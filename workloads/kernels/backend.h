@@ -30,8 +30,7 @@ struct qb_backend {
     int n_needs;
     int row_block;           /* rows per register tile: the drivers split rows in multiples of it */
     /* Block functions: outputs of rows [m0, m1) x channels [n0, n1). */
-    /* tmp: QB_MAX_TILE_ROWS * kp bytes the block may use (conv rows at the image edges) */
-    void (*qgemm)(const qb_qgemm_job *j, uint8_t *tmp, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+    void (*qgemm)(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
     void (*q4gemm)(const qb_q4_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
     void (*q4quant)(const qb_q4_quant *q, int64_t m0, int64_t m1); /* rows [m0, m1) */
     void (*b1gemm)(const qb_b1_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);

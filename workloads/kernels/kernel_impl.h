@@ -16,7 +16,6 @@
 #define QB_B1_PANEL 32     /* channels per binary panel */
 #define QB_Q4_BLOCK 16     /* channels per 4-bit block */
 #define QB_MAX_SEGS 256    /* conv taps (k_h * k_w) supported */
-#define QB_MAX_TILE_ROWS 8 /* rows of the tallest register tile of any backend */
 
 #define QB_AI static inline __attribute__((always_inline))
 
@@ -28,8 +27,8 @@ struct qb_qgemm_job {
     const uint8_t *a;          /* dense rows (user A or an im2col buffer), or NULL */
     int64_t lda;
     const qb_conv_shape *conv; /* implicit conv: rows are output pixels of x */
-    const uint8_t *x;          /* NHWC input */
-    const uint8_t *pad;        /* seg_k bytes equal to the zero point (kernel rows outside) */
+    const uint8_t *x;          /* NHWC input, every window inside (see qb_job_rows_at) */
+    uint8_t a_zp;              /* activation zero point (im2col fills taps outside with it) */
     int nseg;                  /* segments per row: 1 (dense) or k_h (implicit conv) */
     int64_t seg_k;             /* bytes per segment, a multiple of 4 (16 for ternary) */
     const qb_qweights *w;
@@ -94,14 +93,11 @@ static inline void qb_row_cursor_advance(const qb_qgemm_job *j, qb_row_cursor *c
  * Implicit conv rows are output pixels walked in order (no division per
  * row) with one segment per kernel row ky: the k_w taps of a kernel row are
  * contiguous in NHWC (k_w * in_c bytes, read as seg_k >= that: the weights
- * of the extra bytes are zero) when those bytes lie inside the image row.
- * A pixel whose window crosses the left or right edge gets its segments
- * assembled in tmp (mr * k_h * seg_k bytes, zero point where the window is
- * outside); a kernel row above or below the image is the pad buffer.
- * (qb_qconv copies padded inputs into a bordered buffer first, so that in
- * practice every window is inside.) */
+ * of the extra bytes are zero). qb_qconv makes every window, read that
+ * way, lie inside the input: it copies a padded input into a buffer with a
+ * border of zero points (and slack columns) first. */
 static inline void qb_job_rows_at(const qb_qgemm_job *j, const qb_row_cursor *at, int mr, int mvalid,
-                                  const uint8_t **rows, uint8_t *tmp)
+                                  const uint8_t **rows)
 {
     if (!j->conv) {
         for (int r = 0; r < mr; r++) rows[r] = j->a + (at->m + (r < mvalid ? r : mvalid - 1)) * j->lda;
@@ -118,40 +114,15 @@ static inline void qb_job_rows_at(const qb_qgemm_job *j, const qb_row_cursor *at
                 b++;
             }
         }
-        int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
-        const uint8_t *img = j->x + b * s->in_h * row_bytes;
-        int inside = ix0 >= 0 && ix0 * c + j->seg_k <= row_bytes;
-        if (inside && iy0 >= 0 && iy0 + (s->k_h - 1) * s->dil_h < s->in_h) {
-            const uint8_t *p = img + iy0 * row_bytes + ix0 * c;
-            for (int64_t ky = 0; ky < s->k_h; ky++) rows[ky * mr + r] = p + ky * s->dil_h * row_bytes;
-            continue;
-        }
-        for (int64_t ky = 0; ky < s->k_h; ky++) {
-            int64_t iy = iy0 + ky * s->dil_h;
-            const uint8_t **slot = &rows[ky * mr + r];
-            if (iy < 0 || iy >= s->in_h) {
-                *slot = j->pad;
-            } else if (inside) {
-                *slot = img + iy * row_bytes + ix0 * c;
-            } else {
-                uint8_t *d = tmp + (r * s->k_h + ky) * j->seg_k;
-                for (int64_t kx = 0; kx < s->k_w; kx++) {
-                    int64_t ix = ix0 + kx;
-                    if (ix < 0 || ix >= s->in_w) memset(d + kx * c, j->pad[0], (size_t)c);
-                    else memcpy(d + kx * c, img + iy * row_bytes + ix * c, (size_t)c);
-                }
-                memset(d + s->k_w * c, 0, (size_t)(j->seg_k - s->k_w * c));
-                *slot = d;
-            }
-        }
+        const uint8_t *p = j->x + ((b * s->in_h + oy * s->stride_h) * s->in_w + ox * s->stride_w) * c;
+        for (int64_t ky = 0; ky < s->k_h; ky++) rows[ky * mr + r] = p + ky * s->dil_h * row_bytes;
     }
 }
 
-static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mvalid, const uint8_t **rows,
-                               uint8_t *tmp)
+static inline void qb_job_rows(const qb_qgemm_job *j, int64_t m0, int mr, int mvalid, const uint8_t **rows)
 {
     qb_row_cursor at = qb_row_cursor_at(j, m0);
-    qb_job_rows_at(j, &at, mr, mvalid, rows, tmp);
+    qb_job_rows_at(j, &at, mr, mvalid, rows);
 }
 
 /* Offset of panel p in bytes of packed data: all earlier panels are full. */

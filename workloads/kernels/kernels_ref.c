@@ -4,11 +4,11 @@
 #include <math.h>
 #include "kernel_impl.h"
 
-void qb_qgemm_block_ref(const qb_qgemm_job *j, uint8_t *tmp, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+void qb_qgemm_block_ref(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     const uint8_t *rows[QB_MAX_SEGS];
     for (int64_t m = m0; m < m1; m++) {
-        qb_job_rows(j, m, 1, 1, rows, tmp);
+        qb_job_rows(j, m, 1, 1, rows);
         for (int64_t n = n0; n < n1; n++) {
             uint32_t acc = 0; /* int32 lanes wrap; so does this */
             int64_t k = 0;

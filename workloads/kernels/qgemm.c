@@ -46,25 +46,24 @@ struct prep_ctx {
     int64_t k, kp;
     int32_t *rowsum;         /* or NULL */
     qb_qgemm_job *job;       /* the job the kernels will run (rows for the sums) */
-    uint8_t *tmp;            /* per thread: QB_MAX_TILE_ROWS * kp bytes */
 };
 
 static void prep_rows(void *p, int tid, int64_t m0, int64_t m1)
 {
+    (void)tid;
     struct prep_ctx *c = p;
     const uint8_t *rows[QB_MAX_SEGS];
     if (c->dst && c->src->conv) {
-        qb_im2col_u8(c->src->conv, c->src->x, c->src->pad[0], m0, m1, c->dst, c->kp, c->src->seg_k);
+        qb_im2col_u8(c->src->conv, c->src->x, c->src->a_zp, m0, m1, c->dst, c->kp, c->src->seg_k);
     } else if (c->dst) {
         for (int64_t m = m0; m < m1; m++) {
             memcpy(c->dst + m * c->kp, c->src->a + m * c->src->lda, (size_t)c->k);
             memset(c->dst + m * c->kp + c->k, 0, (size_t)(c->kp - c->k));
         }
     }
-    uint8_t *tmp = c->tmp + (size_t)tid * QB_MAX_TILE_ROWS * (size_t)c->kp;
     for (int64_t m = m0; c->rowsum && m < m1; m++) {
         uint32_t sum = 0;
-        qb_job_rows(c->job, m, 1, 1, rows, tmp);
+        qb_job_rows(c->job, m, 1, 1, rows);
         /* only real activations: not a padded kernel row's extra bytes;
          * padded dense rows and im2col rows have zeros there */
         int64_t len = c->job->conv ? c->job->w->seg : c->job->seg_k;
@@ -77,14 +76,13 @@ static void prep_rows(void *p, int tid, int64_t m0, int64_t m1)
 struct run_ctx {
     const qb_backend *be;
     const qb_qgemm_job *job;
-    uint8_t *tmp;
-    int64_t k;
 };
 
 static void run_range(void *p, int tid, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     struct run_ctx *r = p;
-    r->be->qgemm(r->job, r->tmp + (size_t)tid * QB_MAX_TILE_ROWS * (size_t)r->k, m0, m1, n0, n1);
+    (void)tid;
+    r->be->qgemm(r->job, m0, m1, n0, n1);
 }
 
 /* Copy of a conv input into a buffer with its padding (and any slack
@@ -124,16 +122,14 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
 {
     const qb_qweights *w = job->w;
     int64_t m = job->m, n = w->n;
-    int zp = has_weight_zp(w), nt = pool ? qb_pool_size(pool) : 1;
+    int zp = has_weight_zp(w);
     int quant = job->rq->type == QB_OUT_U8 || job->rq->type == QB_OUT_S8, dmult = quant;
     for (int64_t i = 0; dmult && i < n; i++) dmult = job->rq->rshift[i] <= QB_DMULT_MAX_SHIFT;
     qb_scratch_plan plan = {0};
-    size_t tmp_bytes = (size_t)nt * QB_MAX_TILE_ROWS * (size_t)w->kp;
     qb_scratch_plan_add(&plan, (size_t)n * sizeof(int32_t));
     if (dmult) qb_scratch_plan_add(&plan, (size_t)n * sizeof(double));
     if (zp) qb_scratch_plan_add(&plan, (size_t)m * sizeof(int32_t));
     if (need_copy) qb_scratch_plan_add(&plan, (size_t)(m * w->kp));
-    if (job->conv) qb_scratch_plan_add(&plan, tmp_bytes);
     const qb_conv_shape *bs = job->conv;
     int64_t border_bytes = unpadded ? bs->batch * bs->in_h * bs->in_w * bs->in_c : 0;
     if (unpadded) qb_scratch_plan_add(&plan, (size_t)border_bytes);
@@ -154,7 +150,7 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
         job->dmult = dm;
     }
     qb_qgemm_job src = *job;
-    struct prep_ctx prep = {&src, NULL, w->k, w->kp, NULL, job, NULL};
+    struct prep_ctx prep = {&src, NULL, w->k, w->kp, NULL, job};
     if (zp) job->rowsum = prep.rowsum = (int32_t *)qb_scratch_take(&cur, (size_t)m * sizeof(int32_t));
     if (need_copy) {
         prep.dst = (uint8_t *)qb_scratch_take(&cur, (size_t)(m * w->kp));
@@ -164,17 +160,15 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
         job->nseg = 1;
         job->seg_k = w->kp;
     }
-    uint8_t *tmp = src.conv ? (uint8_t *)qb_scratch_take(&cur, tmp_bytes) : NULL;
     if (unpadded) {
         struct border_ctx bc = {unpadded, bs, job->x, (uint8_t *)qb_scratch_take(&cur, (size_t)border_bytes),
                                 (uint8_t)a_zp};
         qb_run_rows(pool, bs->batch, border_bytes, border_images, &bc);
         job->x = src.x = bc.xp;
     }
-    prep.tmp = tmp;
     if (need_copy || zp) qb_run_rows(pool, m, m * w->k, prep_rows, &prep);
 
-    struct run_ctx r = {be, job, tmp, w->kp};
+    struct run_ctx r = {be, job};
     qb_run_blocks(pool, m, n, be->row_block, QB_PANEL, m * n * w->k, run_range, &r);
 
     qb_work_add(QB_WORK_MACS, m * n * w->k);
@@ -247,12 +241,8 @@ qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *sha
         return qb_error(QB_ERR_ARG, "activation zero point %d is outside 0..255", x_zp);
     /* one implicit segment per kernel row, read as segp bytes */
     int64_t seg_k = w->segp;
-    uint8_t pad[4096];
-    uint8_t *pad_buf = seg_k <= (int64_t)sizeof pad ? pad : qb_malloc((size_t)seg_k, 1);
-    if (!pad_buf) return QB_ERR_NOMEM;
-    memset(pad_buf, x_zp, (size_t)seg_k);
 
-    qb_qgemm_job job = {.m = s.batch * s.out_h * s.out_w, .conv = &s, .x = x, .pad = pad_buf,
+    qb_qgemm_job job = {.m = s.batch * s.out_h * s.out_w, .conv = &s, .x = x, .a_zp = (uint8_t)x_zp,
                         .nseg = (int)s.k_h, .seg_k = seg_k, .w = w, .rq = rq, .c = y, .ldc = s.out_c};
     int pointwise = s.k_h == 1 && s.k_w == 1 && s.stride_h == 1 && s.stride_w == 1 &&
                     s.pad_top + s.pad_left + s.pad_bottom + s.pad_right == 0;
@@ -268,7 +258,8 @@ qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *sha
     /* Padding and image edges: the input is copied once into a buffer with
      * a border of zero points (and slack columns so that the last window's
      * kernel rows can be read as whole segp bytes), so every window lies
-     * inside and no row is assembled tap by tap. The copy is a pass over
+     * inside (the block functions rely on it: qb_job_rows_at) and no row is
+     * assembled tap by tap at the edges. The copy is a pass over
      * the input; the kernels read each input byte k_h * k_w times. */
     qb_conv_shape bordered = s;
     int border = 0;
@@ -284,6 +275,5 @@ qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *sha
         if (border) job.conv = &bordered; /* out_h, out_w stay those of s */
     }
     st = run_job(be, pool, &job, need_copy, x_zp, scratch, border ? &s : NULL);
-    if (pad_buf != pad) free(pad_buf);
     return st;
 }

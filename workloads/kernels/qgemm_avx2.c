@@ -100,7 +100,7 @@ static void tile2(const qb_qgemm_job *j, const uint8_t *const *rows, int mr, con
     tile(j, rows, mr, wc, stride, m0, mvalid, n0, nvalid, 2);
 }
 
-void qb_qgemm_block_avx2(const qb_qgemm_job *j, uint8_t *tmp, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+void qb_qgemm_block_avx2(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     const qb_qweights *w = j->w;
     const uint8_t *rows[QB_MAX_SEGS * MR];
@@ -112,7 +112,7 @@ void qb_qgemm_block_avx2(const qb_qgemm_job *j, uint8_t *tmp, int64_t m0, int64_
         qb_row_cursor at = qb_row_cursor_at(j, m0);
         for (int64_t m = m0; m < m1; m += MR, qb_row_cursor_advance(j, &at, MR)) {
             int mvalid = (int)(m1 - m < MR ? m1 - m : MR);
-            qb_job_rows_at(j, &at, mvalid, mvalid, rows, tmp);
+            qb_job_rows_at(j, &at, mvalid, mvalid, rows);
             for (int64_t p = pb; p < pe; p++) {
                 int pw = qb_panel_width(w->n, p);
                 const int8_t *wp = (const int8_t *)w->data + qb_panel_offset(w, p);

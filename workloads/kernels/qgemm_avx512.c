@@ -317,7 +317,7 @@ static int row_tile(int mvalid, int *mr)
     return 3;
 }
 
-void qb_qgemm_block_avx512(const qb_qgemm_job *j, uint8_t *tmp, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+void qb_qgemm_block_avx512(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     const qb_qweights *w = j->w;
     const uint8_t *rows[QB_MAX_SEGS * MR_MAX];
@@ -332,7 +332,7 @@ void qb_qgemm_block_avx512(const qb_qgemm_job *j, uint8_t *tmp, int64_t m0, int6
         for (int64_t m = m0; m < m1; m += MR_MAX, qb_row_cursor_advance(j, &at, MR_MAX)) {
             int mvalid = (int)(m1 - m < MR_MAX ? m1 - m : MR_MAX), mr;
             int ti = row_tile(mvalid, &mr);
-            qb_job_rows_at(j, &at, mr, mvalid, rows, tmp);
+            qb_job_rows_at(j, &at, mr, mvalid, rows);
             for (int64_t p = pb; p < pe; p++) {
                 int pw = qb_panel_width(w->n, p);
                 int64_t nstart = p * QB_PANEL;
