@@ -19,9 +19,10 @@
 #define MAX_FORMS 4        /* distinct code forms of one tensor */
 /* Floats of the widest tensor of one pass, per thread: a layer touches
  * 3 or 4 tensors (input codes, residual, float output, codes), which then
- * stay in each core's L2 (1 MB here); 1 MB per pass measured 20-25% slower
- * on ResNet-20 (bench-kernels --layers). */
-#define SUB_BATCH_BYTES (1 << 17)
+ * stay in each core's L2 (1 MB here). Measured (bench-kernels --layers):
+ * 1 MB per pass made ResNet-20 20-25% slower; 128 KB cut the MLP's batch
+ * of 64 into two passes (5% slower) and gained nothing on ResNet-20. */
+#define SUB_BATCH_BYTES (1 << 18)
 
 /* Codes of a tensor under one reader's activation parameters, stored as
  * uint8 (signed codes + 128). */
