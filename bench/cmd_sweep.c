@@ -16,21 +16,22 @@
 #include "spec_default.h"
 #include "topo.h"
 
-static const char *const synopsis = "[--spec FILE] [--KEY VALUE...] [--dry-run] [--resume RUN] "
+static const char *const synopsis = "[--spec FILE] [--grids NAMES] [--KEY VALUE...] [--dry-run] [--resume RUN] "
                                     "[--shard i/N] [--out DIR]";
 
 typedef struct {
-    const char *spec_path, *out, *resume, *shard, *topology;
+    const char *spec_path, *grids, *out, *resume, *shard, *topology;
     int dry_run, quiet, verbose;
     const char *keys[QB_SK_COUNT];
 } sweep_flags;
 
-#define N_FIXED 8
+#define N_FIXED 9
 
 static int build_opts(qb_opt *opts, sweep_flags *f)
 {
     qb_opt fixed[N_FIXED] = {
         {"--spec", QB_OPT_STR, &f->spec_path, "FILE", "sweep spec (INI); default: the built-in bench/default.ini"},
+        {"--grids", QB_OPT_STR, &f->grids, "NAMES", "run only these sub-grids [grid.NAME] of the spec (none: the [grid] alone)"},
         {"--out -o", QB_OPT_STR, &f->out, "DIR", "folder for new runs (default results)"},
         {"--resume", QB_OPT_STR, &f->resume, "RUN", "continue RUN, skipping its finished cells"},
         {"--shard", QB_OPT_STR, &f->shard, "i/N", "run only part i of N of the grid"},
@@ -66,6 +67,7 @@ static qb_status load_spec(const sweep_flags *f, const qb_meta *resumed, qb_spec
     } else {
         s = qb_spec_parse_text(spec, QB_DEFAULT_SPEC_NAME, qb_default_spec_text);
     }
+    if (s == QB_OK && f->grids) s = qb_spec_keep_grids(spec, f->grids, "--grids");
     for (int k = 0; k < QB_SK_COUNT && s == QB_OK; k++)
         if (f->keys[k]) s = qb_spec_set(spec, (qb_spec_key)k, f->keys[k], qb_spec_key_flag((qb_spec_key)k));
     return s;

@@ -392,6 +392,51 @@ qb_status qb_spec_parse_file(qb_spec *s, const char *path)
     return s2;
 }
 
+static int sub_index(const qb_spec *s, const char *name)
+{
+    for (int i = 0; i < s->n_sub; i++)
+        if (strcmp(s->sub[i].section + 5, name) == 0) return i;
+    return -1;
+}
+
+qb_status qb_spec_keep_grids(qb_spec *s, const char *names, const char *origin)
+{
+    qb_strlist l = {0};
+    qb_status st = parse_value(QB_SK_MODELS, names, origin, &l); /* any list key splits the same */
+    int *keep = qb_calloc((size_t)s->n_sub + 1, sizeof *keep);
+    if (st == QB_OK && !keep) st = QB_ERR_NOMEM;
+    int none = l.n == 1 && strcmp(l.items[0], "none") == 0;
+    for (int i = 0; i < l.n && st == QB_OK && !none; i++) {
+        int k = sub_index(s, l.items[i]);
+        if (strcmp(l.items[i], "none") == 0) {
+            st = qb_error(QB_ERR_ARG, "%s: 'none' must be the only item", origin);
+            break;
+        }
+        if (k >= 0) {
+            keep[k] = 1;
+            continue;
+        }
+        char known[600] = "";
+        size_t used = 0;
+        for (int j = 0; j < s->n_sub && used < sizeof known; j++)
+            used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", j ? ", " : "", s->sub[j].section + 5);
+        st = qb_error(QB_ERR_ARG, "%s: the spec has no sub-grid '%s' (%s%s; none runs the [grid] alone)", origin,
+                      l.items[i], s->n_sub ? "its sub-grids: " : "it has no sub-grids", known);
+    }
+    if (st == QB_OK) {
+        int n = 0;
+        for (int i = 0; i < s->n_sub; i++) {
+            if (keep[i]) s->sub[n++] = s->sub[i];
+            else sub_free(&s->sub[i]);
+        }
+        s->n_sub = n;
+        s->resolved = 0;
+    }
+    free(keep);
+    list_free(&l);
+    return st;
+}
+
 /* ---- resolution ---- */
 
 /* The lists one grid's resolution works on: the spec's or a sub-grid's

@@ -79,6 +79,11 @@ qb_status qb_spec_parse_file(qb_spec *s, const char *path);
  * is overridden in every grid. */
 qb_status qb_spec_set(qb_spec *s, qb_spec_key k, const char *value, const char *origin);
 
+/* Keeps only the sub-grids named in `names` ("calibration, policy"; "none":
+ * none, the [grid] alone); call before resolve. An unknown name is an
+ * error naming `origin` and the spec's sub-grids. */
+qb_status qb_spec_keep_grids(qb_spec *s, const char *names, const char *origin);
+
 /* Expands and validates against the models, the quantizer vocabulary and
  * the topology. After it, every list is explicit (no `all`, no `default`). */
 qb_status qb_spec_resolve(qb_spec *s, const qb_workload_set *models, const qb_topo *topo);

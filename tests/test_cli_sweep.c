@@ -35,6 +35,11 @@ static void test_bad_input_exits_2(void **state)
     expect(2, "--repetitions: repetitions: expected an integer", "sweep --repetitions many%s", "");
     expect(2, "--models: models: unknown model 'nosuch'", "sweep --dry-run --models nosuch%s", "");
     expect(2, "--resume /nonexistent/run: no meta.csv", "sweep --resume /nonexistent/run%s", "");
+    expect(2, "--grids: the spec has no sub-grid 'nosuch' (its sub-grids: granularity, ", "sweep --dry-run --grids nosuch%s", "");
+    f = fopen(spec, "w");
+    fputs("[grid]\nmodels = mlp\n[grid.x]\ncalib = mse\n[grid.x]\n", f);
+    fclose(f);
+    expect(2, "bad.ini:5: [grid.x] is already defined at line 3", "sweep --dry-run --spec '%s'", spec);
     expect(2, "not a valid hwloc synthetic description", "topo --topology 'pack:x'%s", "");
     expect(2, "give the run folders and -o OUT", "merge%s", "");
     expect(2, "no meta.csv; not a qbench run folder", "merge '%s' -o /tmp/never-created-qb", dir);
@@ -58,14 +63,15 @@ static void test_topo_and_counters(void **state)
 static void test_dry_run_plans_on_any_topology(void **state)
 {
     (void)state;
-    const char *big = "sweep --dry-run --topology 'pack:2 numa:2 core:8 pu:2' --models mlp --schemes binary "
+    /* --grids none: the default spec's [grid] alone */
+    const char *big = "sweep --dry-run --grids none --topology 'pack:2 numa:2 core:8 pu:2' --models mlp --schemes binary "
                       "--placements default,cores:4:scatter%s";
     /* fp32 + binary (1 bit) x 8 placements x 2 scenarios */
     expect(0, "# 32 cells", big, "");
     expect(0, "numa:3                 8 48-63", big, "");
     expect(0, "cores:4:scatter        4 0-1,16-17,32-33,48-49", big, "");
     expect(0, "# estimated time: ", big, "");
-    expect(0, "(shard 2/3 of 28)", "sweep --dry-run --models mlp --schemes binary --shard 2/3 "
+    expect(0, "(shard 2/3 of 28)", "sweep --dry-run --grids none --models mlp --schemes binary --shard 2/3 "
            "--topology 'pack:2 numa:2 core:8 pu:2'%s", "");
     expect(2, "--placements: placements: placement 'cores:64': asks for 64 threads but the topology has 32 cores",
            "sweep --dry-run --topology 'pack:2 numa:2 core:8 pu:2' --placements cores:64%s", "");

@@ -364,6 +364,36 @@ static void test_flags_override_every_grid(void **state)
     qb_topo_free(t);
 }
 
+/* --grids: the sub-grids to keep, by name; none keeps the [grid] alone. */
+static void test_keep_grids(void **state)
+{
+    (void)state;
+    qb_spec s;
+    char h_plain[17], h_none[17];
+    char *plain = canonical_of("[grid]\nmodels = matmul\nschemes = uniform-sym\nwbits = 8\nplacements = core\n"
+                               "scenarios = latency\n[timing]\nbatch = 8\n", h_plain);
+    free(plain);
+    assert_int_equal(qb_spec_init(&s), QB_OK);
+    assert_int_equal(qb_spec_parse_text(&s, "t.ini", with_subs), QB_OK);
+    assert_int_equal(qb_spec_keep_grids(&s, "nosuch", "--grids"), QB_ERR_ARG);
+    assert_string_equal(qb_last_error(), "--grids: the spec has no sub-grid 'nosuch' (its sub-grids: calibration, "
+                                         "more-models_2; none runs the [grid] alone)");
+    assert_int_equal(qb_spec_keep_grids(&s, "none, calibration", "--grids"), QB_ERR_ARG);
+    assert_non_null(strstr(qb_last_error(), "'none' must be the only item"));
+    assert_int_equal(qb_spec_n_grids(&s), 3); /* errors change nothing */
+    assert_int_equal(qb_spec_keep_grids(&s, "more-models_2", "--grids"), QB_OK);
+    assert_int_equal(qb_spec_n_grids(&s), 2);
+    assert_string_equal(qb_spec_grid_name(&s, 1), "grid.more-models_2");
+    assert_int_equal(qb_spec_keep_grids(&s, "none", "--grids"), QB_OK);
+    assert_int_equal(qb_spec_n_grids(&s), 1);
+    qb_topo *t = two_cores();
+    if (qb_spec_resolve(&s, &tw_set, t) != QB_OK) fail_msg("%s", qb_last_error());
+    qb_spec_hash(&s, h_none);
+    assert_string_equal(h_none, h_plain); /* the same spec as one without sub-grids */
+    qb_spec_free(&s);
+    qb_topo_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_canonical_without_subgrids_is_unchanged),
         cmocka_unit_test(test_subgrid_errors_name_file_and_line),
         cmocka_unit_test(test_flags_override_every_grid),
+        cmocka_unit_test(test_keep_grids),
     };
     qb_test_apply_filter();
     return cmocka_run_group_tests_name("spec", tests, NULL, NULL);

@@ -18,7 +18,7 @@
 #include "csvio.h"
 #include "strset.h"
 
-#define FLAGS "--models mlp --schemes uniform-sym,binary --wbits 8,1 --min-time 0 --repetitions 3 --warmup 1"
+#define FLAGS "--grids none --models mlp --schemes uniform-sym,binary --wbits 8,1 --min-time 0 --repetitions 3 --warmup 1"
 
 /* Starts `qbench ARGS` in the background; returns its pid. */
 static pid_t spawn(const char *args)
