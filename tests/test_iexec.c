@@ -314,6 +314,16 @@ static void test_mlp(void **state)
     check("mlp", "binary", 1, 8, "tensor", NULL, 500);
 }
 
+/* pow2 weights as exact int8 codes (3..4 bits) and ternary codes (2 bits) */
+static void test_pow2(void **state)
+{
+    (void)state;
+    check("mlp", "pow2", 4, 8, "channel", NULL, 500);
+    check("mlp", "pow2", 2, 8, "channel", NULL, 500);
+    check("lenet", "pow2", 3, 8, "channel", NULL, 128);
+    check("resnet", "pow2", 4, 8, "channel", NULL, 64);
+}
+
 static void test_lenet(void **state)
 {
     (void)state;
@@ -370,6 +380,11 @@ static void test_unsupported_configs(void **state)
     assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
     assert_non_null(strstr(qb_last_error(), "kmeans"));
     qb_qmodel_free(&q);
+    assert_int_equal(qb_qeval_config_parse(&c, "pow2", 5, 8, "channel", "minmax", NULL), QB_OK);
+    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
+    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
+    assert_non_null(strstr(qb_last_error(), "pow2 weights at 5 bits"));
+    qb_qmodel_free(&q);
     assert_int_equal(qb_qeval_config_parse(&c, "uniform-sym", 32, 32, "channel", "minmax", NULL), QB_OK);
     assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
     assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
@@ -381,6 +396,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mlp),
+        cmocka_unit_test(test_pow2),
         cmocka_unit_test(test_lenet),
         cmocka_unit_test(test_resnet),
         cmocka_unit_test(test_reference_models_whole_test_set),

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "iweights.h"
 #include "nhwc_ops.h"
 #include "qkernels.h"
 #include "quant.h"
@@ -157,11 +158,16 @@ static qb_status pack_weights(const qb_qmodel *q, int li, const qform *in, wlaye
     if (q->wbits[li] == QB_FLOAT_BITS || !p->scale)
         return qb_error(QB_ERR_UNSUPPORTED, "layer %s: float weights; the integer executor needs every conv/dense "
                         "layer quantized", l->name);
-    int ternary = p->scheme->id == QB_SCHEME_TERNARY || p->scheme->id == QB_SCHEME_BINARY;
-    if (!(p->scheme->affine && p->bits <= 8) && !ternary)
+    int pow2 = p->scheme->id == QB_SCHEME_POW2; /* exact integers up to 4 bits (iweights.h) */
+    int ternary = p->scheme->id == QB_SCHEME_TERNARY || p->scheme->id == QB_SCHEME_BINARY || (pow2 && p->bits == 2);
+    if (pow2 && p->bits > QB_POW2_INT8_MAX_BITS)
+        return qb_error(QB_ERR_UNSUPPORTED, "layer %s: pow2 weights at %d bits are integers up to +-2^%d, "
+                        "beyond int8 (pow2 runs on the int8 kernels at 2..%d bits)", l->name, p->bits,
+                        (1 << (p->bits - 1)) - 2, QB_POW2_INT8_MAX_BITS);
+    if (!(p->scheme->affine && p->bits <= 8) && !ternary && !pow2)
         return qb_error(QB_ERR_UNSUPPORTED, "layer %s: %s weights at %d bits; the integer executor takes "
-                        "uniform-sym/uniform-asym (2..8 bits), ternary or binary", l->name, p->scheme->name,
-                        p->bits);
+                        "uniform-sym/uniform-asym (2..8 bits), pow2 (2..%d), ternary or binary", l->name,
+                        p->scheme->name, p->bits, QB_POW2_INT8_MAX_BITS);
     if (p->gran.kind == QB_GRAN_GROUP || (p->gran.kind == QB_GRAN_CHANNEL && p->gran.axis != 0))
         return qb_error(QB_ERR_UNSUPPORTED, "layer %s: weight scales per group; the integer executor takes per "
                         "tensor or per output channel", l->name);
@@ -179,11 +185,12 @@ static qb_status pack_weights(const qb_qmodel *q, int li, const qform *in, wlaye
     if (!codes || !tmp || !zp || !w->fscale || !w->fbias || !w->mult || !w->rshift || !w->ibias) goto done;
     /* the fake-quantized weights quantize back to their codes */
     if ((st = qb_quantize_to(p, wt->data, numel, dt, codes))) goto done;
+    float unit = pow2 ? qb_pow2_int_codes(codes, numel, p->bits) : 1.0f; /* of one integer code */
     const float *bias = l->params[QB_P_BIAS].value.data;
     for (int64_t i = 0; i < n; i++) {
         qb_block b = qb_qparams_block(p, p->gran.kind == QB_GRAN_CHANNEL ? i : 0);
         zp[i] = p->zero_point ? b.zero_point : 0;
-        w->fscale[i] = in->scale * b.scale; /* the float path's unit of one accumulator step */
+        w->fscale[i] = in->scale * (b.scale * unit); /* the float path's unit of one accumulator step */
         w->fbias[i] = bias ? bias[i] : 0.0f;
     }
     int c, hw;

@@ -27,8 +27,9 @@
  * division. The tests count and bound them.
  *
  * Supported: conv, dense, ReLU, max pool, global average pool, add,
- * flatten; weights uniform-sym / uniform-asym (2..8 bits), ternary or
- * binary, per tensor or per output channel; activations uniform-sym or
+ * flatten; weights uniform-sym / uniform-asym (2..8 bits), pow2 (2..4
+ * bits, as exact int8 codes: iweights.h), ternary or binary, per tensor or
+ * per output channel; activations uniform-sym or
  * uniform-asym (2..8 bits) per tensor. Anything else fails with
  * QB_ERR_UNSUPPORTED naming the layer and what it needs.
  * Error convention: common/status.h. */
