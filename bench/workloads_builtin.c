@@ -259,7 +259,7 @@ static const char *backend_name(void *st)
 {
     model_state *s = st;
     if (!s->quantized) return qb_gemm_backend_name(qb_gemm_current());
-    return s->iexec && s->backend ? s->backend->name : "";
+    return s->iexec ? qb_iexec_backend_label(s->iexec) : ""; /* what ran: "avx512-vnni", "avx512-bf16", ... */
 }
 
 /* Seconds of work: evaluation of the test set (about 100 GFLOP/s for the

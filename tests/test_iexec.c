@@ -24,6 +24,7 @@
 #include "iexec.h"
 #include "modelfile.h"
 #include "qeval.h"
+#include "qeval_sim.h"
 #include "rng.h"
 #include "train.h"
 
@@ -87,35 +88,6 @@ static void make_model(const char *arch, char *path, size_t len)
     assert_int_equal(qb_model_save(path, &m, &meta, NULL, 0), QB_OK);
     qb_meta_free(&meta);
     qb_model_free(&m);
-}
-
-/* ---- the simulation's logits, as qeval computes them ---------------------- */
-
-typedef struct {
-    const qb_qmodel *q;
-    qb_status st;
-} sim_ctx;
-
-static void sim_input(void *ctx, int layer, float *x, int batch)
-{
-    sim_ctx *c = ctx;
-    if (c->q->abits[layer] == QB_FLOAT_BITS) return;
-    int64_t n = (int64_t)batch * qb_layer_in_numel(&c->q->model.layers[layer]);
-    qb_status st = qb_fake_quantize(&c->q->aq[layer], x, n, x);
-    if (st) c->st = st;
-}
-
-static void sim_logits(qb_qmodel *q, const float *x, int n, float *out)
-{
-    qb_exec *e;
-    assert_int_equal(qb_exec_create(&e, &q->model, n, NULL, QB_EXEC_INFER), QB_OK);
-    sim_ctx c = {q, QB_OK};
-    qb_exec_hooks h = {&c, sim_input, NULL, NULL};
-    qb_exec_set_hooks(e, &h);
-    assert_int_equal(qb_exec_forward(e, x, n), QB_OK);
-    assert_int_equal(c.st, QB_OK);
-    memcpy(out, qb_exec_logits(e), (size_t)n * (size_t)q->model.n_classes * sizeof(float));
-    qb_exec_free(e);
 }
 
 static int argmax(const float *z, int k)
@@ -277,7 +249,7 @@ static void check_file(const char *path, const char *arch, const char *scheme, i
         for (int i = 0; i < n; i++) idx[i] = b0 + i;
         qb_images_batch(&d.test, idx, n, x, labels);
         assert_int_equal(qb_iexec_forward(e, x, n), QB_OK);
-        sim_logits(&q, x, n, zs);
+        qb_test_sim_logits(&q, x, n, zs);
         for (int i = 0; i < n; i++) {
             const float *zi = qb_iexec_logits(e) + i * k, *zq = zs + i * k;
             if (argmax(zi, k) == argmax(zq, k)) continue;
@@ -375,10 +347,11 @@ static void test_unsupported_configs(void **state)
     assert_non_null(strstr(qb_last_error(), "fc1"));
     assert_non_null(strstr(qb_last_error(), "group"));
     qb_qmodel_free(&q);
-    assert_int_equal(qb_qeval_config_parse(&c, "kmeans", 4, 8, "channel", "minmax", NULL), QB_OK);
+    assert_int_equal(qb_qeval_config_parse(&c, "fp8-e4m3", 8, 8, "group:16", "minmax", NULL), QB_OK);
     assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
     assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
-    assert_non_null(strstr(qb_last_error(), "kmeans"));
+    assert_non_null(strstr(qb_last_error(), "fc1"));
+    assert_non_null(strstr(qb_last_error(), "per group"));
     qb_qmodel_free(&q);
     assert_int_equal(qb_qeval_config_parse(&c, "pow2", 5, 8, "channel", "minmax", NULL), QB_OK);
     assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);

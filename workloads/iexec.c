@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "iexec_float.h"
 #include "iweights.h"
 #include "nhwc_ops.h"
 #include "qkernels.h"
@@ -55,6 +56,7 @@ typedef struct {
     float *fscale, *fbias; /* float output: y = acc * fscale + fbias */
     int32_t *mult, *rshift, *ibias;
     qb_requant rq;
+    qb_flayer *fl;         /* float weights (fp8, bf16, fp16, kmeans): iexec_float.h; else NULL */
 } wlayer;
 
 struct qb_iexec {
@@ -71,6 +73,7 @@ struct qb_iexec {
     float *in_nhwc;        /* sub x input numel (multi-channel inputs) */
     qb_scratch scratch;
     double *profile;       /* n_layers + 1 seconds, or NULL (qb_iexec_set_profile) */
+    char label[48];        /* what ran (qb_iexec_backend_label) */
 };
 
 static value *val(const qb_iexec *e, int layer) { return &e->vals[layer + 1]; }
@@ -241,6 +244,22 @@ static qb_status bind_requant(const qb_qmodel *q, int li, wlayer *w, const qform
 
 /* ---- creation -------------------------------------------------------------- */
 
+/* The kernels that ran, for the results' backend column: the backend's
+ * name for the integer kernels, each float path's label (iexec_float.h),
+ * joined with '+' when a model mixes them. */
+static void make_label(qb_iexec *e)
+{
+    size_t n = 0;
+    e->label[0] = 0;
+    for (int li = 0; li < e->model.n_layers; li++) {
+        if (!is_weighted(&e->model.layers[li])) continue;
+        const char *s = e->wl[li].fl ? qb_flayer_label(e->wl[li].fl) : e->be->name;
+        if (strstr(e->label, s)) continue;
+        n += (size_t)snprintf(e->label + n, sizeof e->label - n, "%s%s", n ? "+" : "", s);
+        if (n >= sizeof e->label) break;
+    }
+}
+
 static int n_readers(const qb_model *m, int layer)
 {
     int n = 0;
@@ -263,6 +282,10 @@ static qb_status plan_needs(qb_iexec *e, const qb_qmodel *q)
             switch (l->kind) {
             case QB_LAYER_CONV:
             case QB_LAYER_DENSE: {
+                if (qb_fpath_of(q, li)) { /* float paths quantize floats themselves */
+                    in->need_f = 1;
+                    break;
+                }
                 qform f;
                 qb_status st = act_form(q, li, &f);
                 if (st) return st;
@@ -298,9 +321,10 @@ static qb_status plan_needs(qb_iexec *e, const qb_qmodel *q)
             }
         }
     }
-    /* a conv/dense output with several code forms and no float: make floats */
+    /* a conv/dense output with several code forms and no float, or from a
+     * float path: make floats */
     for (int li = 0; li < m->n_layers; li++)
-        if (is_weighted(&m->layers[li]) && val(e, li)->nq > 1) val(e, li)->need_f = 1;
+        if (is_weighted(&m->layers[li]) && (val(e, li)->nq > 1 || qb_fpath_of(q, li))) val(e, li)->need_f = 1;
     return QB_OK;
 too_many:
     return qb_error(QB_ERR_UNSUPPORTED, "a tensor is read by conv/dense layers with more than %d different "
@@ -312,7 +336,7 @@ too_many:
  * sums with the other input (already computed) added in the kernel, then
  * the Add's ReLU, and writes the Add's floats (and codes, see bind_float)
  * in one pass instead of three. */
-static void plan_add_fusion(qb_iexec *e)
+static void plan_add_fusion(qb_iexec *e, const qb_qmodel *q)
 {
     const qb_model *m = &e->model;
     for (int li = 0; li < m->n_layers; li++) e->add_into[li] = e->add_by[li] = -1;
@@ -321,7 +345,7 @@ static void plan_add_fusion(qb_iexec *e)
         if (l->kind != QB_LAYER_ADD || l->n_inputs != 2) continue;
         int p = l->inputs[0] > l->inputs[1] ? l->inputs[0] : l->inputs[1];
         if (p < 0 || l->inputs[0] == l->inputs[1] || !is_weighted(&m->layers[p]) || n_readers(m, p) != 1 ||
-            val(e, p)->nq > 0)
+            val(e, p)->nq > 0 || qb_fpath_of(q, p)) /* float paths (iexec_float.h) write plain floats */
             continue;
         e->add_into[p] = a;
         e->add_by[a] = p;
@@ -408,7 +432,7 @@ qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *
         goto fail;
     }
     if ((st = plan_needs(e, q))) goto fail;
-    plan_add_fusion(e);
+    plan_add_fusion(e, q);
     /* sub-batch: the widest tensor's floats in SUB_BATCH_BYTES per thread */
     int64_t widest = m->in_c * m->in_h * m->in_w;
     for (int li = 0; li < m->n_layers; li++)
@@ -424,6 +448,12 @@ qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *
         const qb_layer *l = &m->layers[li];
         if (!is_weighted(l)) continue;
         wlayer *w = &e->wl[li];
+        if (qb_fpath_of(q, li)) {
+            int c = 0, hw = 0;
+            if (l->kind == QB_LAYER_DENSE && !flattened_from(m, l, &c, &hw)) c = hw = 0;
+            st = qb_flayer_create(&w->fl, q, li, e->be, e->sub, c, hw);
+            continue;
+        }
         qform f;
         if ((st = act_form(q, li, &f))) break;
         w->in_form = find_form(val(e, l->inputs[0]), &f);
@@ -441,6 +471,7 @@ qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *
         }
     }
     if (st) goto fail;
+    make_label(e);
     /* the float weights are no longer needed */
     for (int li = 0; li < m->n_layers; li++)
         for (int p = 0; p < e->model.layers[li].n_params; p++) qb_tensor_free(&e->model.layers[li].params[p].value);
@@ -463,6 +494,7 @@ void qb_iexec_free(qb_iexec *e)
     for (int li = 0; e->wl && li < e->model.n_layers; li++) {
         wlayer *w = &e->wl[li];
         qb_qweights_free(&w->w);
+        qb_flayer_free(w->fl);
         free(w->fscale), free(w->fbias), free(w->mult), free(w->rshift), free(w->ibias);
     }
     free(e->vals), free(e->wl), free(e->fused), free(e->add_into), free(e->add_by), free(e->logits), free(e->in_nhwc);
@@ -597,6 +629,10 @@ static qb_status run_weighted(qb_iexec *e, int li, int nb)
     wlayer *w = &e->wl[li];
     const value *in = val(e, l->inputs[0]);
     value *o = val(e, li);
+    if (w->fl) {
+        qb_status st = qb_flayer_forward(w->fl, e->pool, in->f, nb, o->f, qb_iexec_relu_fused(e, li));
+        return st ? st : quantize_forms(e, o, nb * o->numel, o->f);
+    }
     const qform *f = &in->q[w->in_form];
     void *dst = w->rq.type == QB_OUT_F32 ? (void *)o->f : (void *)o->q[0].buf;
     qb_status st;
@@ -718,10 +754,12 @@ int qb_iexec_sub_batch(const qb_iexec *e) { return e->sub; }
 
 void qb_iexec_set_profile(qb_iexec *e, double *seconds) { e->profile = seconds; }
 
+const char *qb_iexec_backend_label(const qb_iexec *e) { return e->label; }
+
 const uint8_t *qb_iexec_input_codes(const qb_iexec *e, int layer, int *offset)
 {
     const qb_layer *l = &e->model.layers[layer];
-    if (!is_weighted(l)) return NULL;
+    if (!is_weighted(l) || e->wl[layer].fl) return NULL;
     const qform *f = &val(e, l->inputs[0])->q[e->wl[layer].in_form];
     if (offset) *offset = f->offset;
     return f->buf;
@@ -755,6 +793,7 @@ void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len)
         const char *how = e->fused[li]                   ? "clamp in the producer"
                           : e->add_by[li] >= 0              ? "computed by its producer"
                           : !is_weighted(l)                 ? ""
+                          : e->wl[li].fl                    ? qb_flayer_label(e->wl[li].fl)
                           : e->wl[li].rq.type == QB_OUT_U8  ? "int8 kernel, requantized"
                           : e->add_into[li] >= 0            ? (e->wl[li].rq.codes ? "int8 kernel, + residual add, float and codes out"
                                                                                   : "int8 kernel, + residual add, float out")

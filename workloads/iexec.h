@@ -79,6 +79,11 @@ int qb_iexec_sub_batch(const qb_iexec *e);
  * sub-batches to seconds[layer], and the input's layout change and
  * quantization to seconds[n_layers]. NULL turns it off. */
 void qb_iexec_set_profile(qb_iexec *e, double *seconds);
+/* What ran, for the results' backend column: the backend's name for the
+ * integer kernels ("avx512-vnni"), the float paths' labels otherwise
+ * ("avx512-bf16", "onednn-fp32 (fp16 storage, F16C)", "onednn-fp32
+ * (decoded kmeans)"; iexec_float.h), joined with '+' when layers differ. */
+const char *qb_iexec_backend_label(const qb_iexec *e);
 /* One line per layer: what runs and in which representation. */
 void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len);
 
