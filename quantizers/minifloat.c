@@ -77,3 +77,18 @@ int qb_minifloat_is_special(const qb_minifloat *f, uint32_t code)
 {
     return !isfinite(qb_minifloat_decode(f, code));
 }
+
+void qb_minifloat_rne_init(const qb_minifloat *f, qb_minifloat_rne *r)
+{
+    const int emin = 1 - f->bias;
+    r->max = f->max;
+    r->min_normal = ldexpf(1.0f, emin);
+    r->sub_scale = ldexpf(1.0f, f->mbits - emin);
+    r->quantum = ldexpf(1.0f, emin - f->mbits);
+    if (emin <= -126) /* bf16: fp32's own subnormals, which the bit rounding handles */
+        r->min_normal = r->sub_scale = r->quantum = 0.0f;
+    r->max_code = max_code(f);
+    r->sign_bit = 1u << (f->ebits + f->mbits);
+    r->rebias = (uint32_t)(127 - f->bias) << f->mbits;
+    r->shift = 23 - f->mbits;
+}

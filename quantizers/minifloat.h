@@ -34,4 +34,46 @@ float qb_minifloat_decode(const qb_minifloat *f, uint32_t code);
 /* 1 if the code decodes to Inf or NaN. */
 int qb_minifloat_is_special(const qb_minifloat *f, uint32_t code);
 
+/* Nearest rounding without per-value library calls, for arrays (the
+ * quantizer library's fast path for float formats; the integer executor's
+ * activations): the same code as qb_minifloat_encode(f, x, QB_DIR_NEAREST)
+ * for every x but NaN, and the code's value. Normal results round the fp32
+ * bit pattern at the format's mantissa width (ties to even, the carry moving
+ * into the exponent); subnormal ones are x divided by the format's quantum,
+ * rounded to an integer with the 2^23 trick (exact: the scaling is by a
+ * power of two and the quotient is below 2^mbits). */
+typedef struct {
+    float max, min_normal;   /* largest finite value, 2^emin (0 for bf16, see init) */
+    float sub_scale, quantum;/* 2^(mbits - emin) and its inverse */
+    uint32_t max_code, sign_bit;
+    uint32_t rebias;         /* (127 - bias) << mbits */
+    int shift;               /* 23 - mbits */
+} qb_minifloat_rne;
+
+void qb_minifloat_rne_init(const qb_minifloat *f, qb_minifloat_rne *r);
+
+static inline uint32_t qb_minifloat_rne_encode(const qb_minifloat_rne *r, float x, float *value)
+{
+    union { float f; uint32_t u; } b = {x}, a = {x};
+    uint32_t sign = b.u & 0x80000000u, code;
+    a.u &= 0x7fffffffu;
+    float v;
+    if (a.f >= r->max) {
+        code = r->max_code;
+        v = r->max;
+    } else if (a.f < r->min_normal) {
+        float k = (a.f * r->sub_scale + 0x1p23f) - 0x1p23f;
+        code = (uint32_t)k;
+        v = k * r->quantum;
+    } else {
+        union { uint32_t u; float f; } ru;
+        ru.u = (a.u + (1u << (r->shift - 1)) - 1 + ((a.u >> r->shift) & 1)) & ~((1u << r->shift) - 1);
+        code = (ru.u >> r->shift) - r->rebias;
+        v = ru.f;
+        if (code > r->max_code) code = r->max_code, v = r->max;
+    }
+    *value = sign ? -v : v;
+    return sign ? code | r->sign_bit : code;
+}
+
 #endif

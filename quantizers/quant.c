@@ -574,6 +574,33 @@ static int quantize_affine(const qb_qparams *p, const float *x, int64_t n, sink 
     return nan;
 }
 
+/* The float formats with nearest rounding: the per-value path's codes and
+ * values (x / scale encoded, decoded times scale) through the array
+ * encoder of minifloat.h, without a library call per value. */
+static int quantize_format(const qb_qparams *p, const float *x, int64_t n, sink out)
+{
+    qb_minifloat_rne r;
+    qb_minifloat_rne_init(p->scheme->format, &r);
+    int64_t nruns, outer;
+    plan_runs(p, n, &nruns, &outer);
+    int nan = 0;
+    for (int64_t run_i = 0; run_i < nruns; run_i++) {
+        run u = run_at(p, run_i, n);
+        float s = p->scale[u.block];
+        for (int64_t k = 0; k < u.len; k++) {
+            if (u.per_value) s = p->scale[u.block + k];
+            int64_t i = u.off + k;
+            float v = 0.0f;
+            uint32_t c = 0; /* NaN: the zero point's code, as the per-value path */
+            if (isnan(x[i])) nan = 1;
+            else c = qb_minifloat_rne_encode(&r, x[i] / s, &v);
+            if (out.codes) store_code(out.codes, out.dt, i, (int32_t)c);
+            if (out.y) out.y[i] = v * s;
+        }
+    }
+    return nan;
+}
+
 static qb_status run_quantize(const qb_qparams *p, const float *x, int64_t n, const uint8_t *dir,
                               sink out)
 {
@@ -582,7 +609,10 @@ static qb_status run_quantize(const qb_qparams *p, const float *x, int64_t n, co
     if (st == QB_OK && out.codes) st = check_code_dtype(p, out.dt);
     if (st != QB_OK) return st;
     int fast = p->scheme->affine && !dir && p->rounding.mode == QB_ROUND_NEAREST;
-    int nan = fast ? quantize_affine(p, x, n, out) : quantize_generic(p, x, n, dir, out);
+    int format = p->scheme->format && !dir && p->rounding.mode == QB_ROUND_NEAREST;
+    int nan = fast     ? quantize_affine(p, x, n, out)
+              : format ? quantize_format(p, x, n, out)
+                       : quantize_generic(p, x, n, dir, out);
     return nan ? nan_error(p, x, n) : QB_OK;
 }
 
