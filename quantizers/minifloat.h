@@ -52,6 +52,13 @@ typedef struct {
 
 void qb_minifloat_rne_init(const qb_minifloat *f, qb_minifloat_rne *r);
 
+/* The same over a run of n values sharing scale s: codes of x[i] / s
+ * (code_bytes 1, 2 or 4 of each; codes NULL: none) and their values times s
+ * (y NULL: none), 16 lanes at a time with AVX-512 (the caller checked the
+ * CPU). Returns 1 if some x[i] was NaN (code 0 and value 0 there). */
+int qb_minifloat_rne_run_avx512(const qb_minifloat_rne *r, const float *x, int64_t n, float s, void *codes,
+                                int code_bytes, float *y);
+
 static inline uint32_t qb_minifloat_rne_encode(const qb_minifloat_rne *r, float x, float *value)
 {
     union { float f; uint32_t u; } b = {x}, a = {x};

@@ -583,10 +583,16 @@ static int quantize_format(const qb_qparams *p, const float *x, int64_t n, sink 
     qb_minifloat_rne_init(p->scheme->format, &r);
     int64_t nruns, outer;
     plan_runs(p, n, &nruns, &outer);
-    int nan = 0;
+    int nan = 0, simd = qb_uniform_kernels_best() == &qb_uniform_avx512; /* the same CPU check */
+    int bytes = out.codes ? (int)qb_dtype_size(out.dt) : 0;
     for (int64_t run_i = 0; run_i < nruns; run_i++) {
         run u = run_at(p, run_i, n);
         float s = p->scale[u.block];
+        if (simd && !u.per_value) {
+            nan |= qb_minifloat_rne_run_avx512(&r, x + u.off, u.len, s, bytes ? (char *)out.codes + u.off * bytes : NULL,
+                                               bytes, out.y ? out.y + u.off : NULL);
+            continue;
+        }
         for (int64_t k = 0; k < u.len; k++) {
             if (u.per_value) s = p->scale[u.block + k];
             int64_t i = u.off + k;

@@ -15,6 +15,7 @@
 #include "quant.h"
 #include "rng.h"
 #include "scheme.h"
+#include "uniform_kernels.h"
 
 static const qb_minifloat *const formats[] = {&qb_fp16, &qb_bf16, &qb_fp8_e4m3, &qb_fp8_e5m2};
 
@@ -82,6 +83,49 @@ static void test_random_bit_patterns(void **state)
     }
 }
 
+/* The AVX-512 run (where this CPU has it) lane for lane against the scalar
+ * encoder, with a scale, NaNs and a partial last vector. */
+static void test_avx512_run_matches_scalar(void **state)
+{
+    (void)state;
+    if (!qb_uniform_kernels_usable(&qb_uniform_avx512)) {
+        print_message("  no AVX-512 here: nothing to compare\n");
+        return;
+    }
+    enum { N = 4099 };
+    static float x[N], y[N];
+    static uint32_t c4[N];
+    static uint16_t c2[N];
+    static uint8_t c1[N];
+    qb_rng g;
+    qb_rng_seed(&g, 9);
+    for (size_t fi = 0; fi < QB_ARRAY_LEN(formats); fi++) {
+        qb_minifloat_rne r;
+        qb_minifloat_rne_init(formats[fi], &r);
+        const float scales[] = {1.0f, 0.37f, 3e-3f};
+        for (size_t si = 0; si < QB_ARRAY_LEN(scales); si++) {
+            for (int i = 0; i < N; i++) {
+                uint32_t u = (uint32_t)qb_rng_u64(&g);
+                if (i % 3) memcpy(&x[i], &u, sizeof u); /* any pattern, NaN included */
+                else x[i] = qb_rng_normal(&g) * formats[fi]->max * scales[si] / 16;
+            }
+            int nan = qb_minifloat_rne_run_avx512(&r, x, N, scales[si], c4, 4, y), want_nan = 0;
+            qb_minifloat_rne_run_avx512(&r, x, N, scales[si], c2, 2, NULL);
+            qb_minifloat_rne_run_avx512(&r, x, N, scales[si], c1, 1, NULL);
+            for (int i = 0; i < N; i++) {
+                float v = 0.0f;
+                uint32_t c = 0;
+                if (isnan(x[i])) want_nan = 1;
+                else c = qb_minifloat_rne_encode(&r, x[i] / scales[si], &v);
+                if (c4[i] != c || c2[i] != (uint16_t)c || c1[i] != (uint8_t)c || bits_of(y[i]) != bits_of(v * scales[si]))
+                    fail_msg("%s: x = %a / %g: AVX-512 code 0x%x value %a, scalar 0x%x value %a", formats[fi]->name,
+                             (double)x[i], (double)scales[si], c4[i], (double)y[i], c, (double)(v * scales[si]));
+            }
+            assert_int_equal(nan, want_nan);
+        }
+    }
+}
+
 /* qb_quantize and qb_fake_quantize (fast path) against the per-value path. */
 static void test_library_paths_agree(void **state)
 {
@@ -119,6 +163,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_code_tie_and_neighbour),
         cmocka_unit_test(test_random_bit_patterns),
+        cmocka_unit_test(test_avx512_run_matches_scalar),
         cmocka_unit_test(test_library_paths_agree),
     };
     qb_test_apply_filter();

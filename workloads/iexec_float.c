@@ -300,14 +300,31 @@ static void im2col(const qb_flayer *f, size_t esz, int64_t r0, int64_t r1)
     }
 }
 
-/* y = acc * oscale + bias (bf16: the scales), then ReLU, rows [r0, r1). */
+typedef float v4f __attribute__((vector_size(16))); /* SSE2 in the base build */
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f ld4(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* y = acc * oscale + bias (bf16: the scales; else oscale is 1), then ReLU
+ * (y > 0 ? y : +0), rows [r0, r1), 4 channels at a time. */
 static void epilogue(const qb_flayer *f, float *y, int64_t r0, int64_t r1, int relu)
 {
-    int scaled = f->path == QB_FPATH_BF16;
+    const float *os = f->oscale, *b = f->bias;
+    int64_t n = f->n, n4 = n / 4 * 4;
     for (int64_t r = r0; r < r1; r++) {
-        float *row = y + r * f->n;
-        for (int64_t c = 0; c < f->n; c++) {
-            float v = (scaled ? row[c] * f->oscale[c] : row[c]) + f->bias[c];
+        float *row = y + r * n;
+        for (int64_t c = 0; c < n4; c += 4) {
+            v4f v = ld4(row + c) * ld4(os + c) + ld4(b + c);
+            if (relu) v = (v4f)((v4i)v & (v4i)(v > (v4f){0}));
+            memcpy(row + c, &v, sizeof v);
+        }
+        for (int64_t c = n4; c < n; c++) {
+            float v = row[c] * os[c] + b[c];
             row[c] = relu ? (v > 0.0f ? v : 0.0f) : v;
         }
     }
