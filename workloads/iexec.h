@@ -30,8 +30,10 @@
  * flatten; weights uniform-sym / uniform-asym (2..8 bits), pow2 (2..4
  * bits, as exact int8 codes: iweights.h), ternary or binary, per tensor or
  * per output channel; activations uniform-sym or
- * uniform-asym (2..8 bits) per tensor. Anything else fails with
- * QB_ERR_UNSUPPORTED naming the layer and what it needs.
+ * uniform-asym (2..8 bits) per tensor. fp8, bf16, fp16 and kmeans weights
+ * take the float paths of iexec_float.h (bf16 kernels, fp32 sgemm), layer
+ * by layer. Anything else fails with QB_ERR_UNSUPPORTED naming the layer
+ * and what it needs.
  * Error convention: common/status.h. */
 #ifndef QB_IEXEC_H
 #define QB_IEXEC_H
