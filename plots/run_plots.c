@@ -274,6 +274,42 @@ static double pareto_x(const qb_result *r, pareto_axis axis)
     return axis == BY_LATENCY ? r->latency_ms_median : r->size_bytes / 1024;
 }
 
+/* A front label takes about a third of a panel's width and 4% of its
+ * height: one that would print over another is left blank. */
+#define LABEL_MIN_DX 0.33
+#define LABEL_MIN_DY 0.045
+
+/* Labels of the front's points: the two ends in the frame first (the most
+ * accurate, the smallest or fastest), then the others from the most accurate down, each
+ * only where it prints over no label already placed; blank below the frame. */
+static void front_labels(const qb_result **pts, const double *x, const double *y, size_t n,
+                         const size_t *front, size_t nf, char (*labels)[128])
+{
+    if (nf == 0) return;
+    double lx0 = INFINITY, lx1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        lx0 = fmin(lx0, log10(x[i]));
+        lx1 = fmax(lx1, log10(x[i]));
+        y0 = fmin(y0, y[i]);
+        y1 = fmax(y1, y[i]);
+    }
+    if (y1 - y0 > PARETO_SPAN_PP) y0 = y1 - PARETO_SPAN_PP;
+    double wx = lx1 > lx0 ? lx1 - lx0 : 1, wy = y1 > y0 ? y1 - y0 : 1;
+    size_t lo = 0; /* the lowest point in the frame */
+    while (lo + 1 < nf && y[front[lo]] < y0) lo++;
+    for (size_t i = 0; i < nf; i++) labels[i][0] = '\0';
+    for (size_t k = 0; k <= nf; k++) {
+        size_t i = k == 0 ? nf - 1 : k == 1 ? lo : nf - k; /* top, bottom, then downwards */
+        if (labels[i][0] || y[front[i]] < y0) continue;
+        double lx = log10(x[front[i]]), py = y[front[i]];
+        int room = 1;
+        for (size_t j = 0; j < nf && room; j++)
+            if (labels[j][0])
+                room = fabs(log10(x[front[j]]) - lx) / wx >= LABEL_MIN_DX || fabs(y[front[j]] - py) / wy >= LABEL_MIN_DY;
+        if (room) qb_result_config(pts[front[i]], labels[i], sizeof labels[i]);
+    }
+}
+
 static qb_status plot_pareto(const qb_run *run, const qb_model_ref *m, size_t nm,
                              const char *dir, pareto_axis axis, qb_plot_list *list)
 {
@@ -288,9 +324,10 @@ static qb_status plot_pareto(const qb_run *run, const qb_model_ref *m, size_t nm
     const qb_result **pts = qb_calloc(run->n_results + 1, sizeof *pts);
     double *x = qb_calloc(run->n_results + 1, sizeof *x), *y = qb_calloc(run->n_results + 1, sizeof *y);
     size_t *front = qb_calloc(run->n_results + 1, sizeof *front);
+    char (*labels)[128] = qb_calloc(run->n_results + 1, sizeof *labels);
     strlist all = {0}; /* every scheme in file order, for colours */
     int clipped = 0;
-    if (!pts || !x || !y || !front) {
+    if (!pts || !x || !y || !front || !labels) {
         s = QB_ERR_NOMEM;
         goto done;
     }
@@ -323,10 +360,10 @@ static qb_status plot_pareto(const qb_run *run, const qb_model_ref *m, size_t nm
         size_t nf = qb_pareto_front(x, y, n, front);
         block(f, &nblocks, NULL);
         qb_panels_color(&pan, 0);
+        front_labels(pts, x, y, n, front, nf, labels);
         for (size_t i = 0; i < nf; i++) {
-            char label[128];
             fprintf(f, "%.6g %.6g ", x[front[i]], y[front[i]]);
-            qb_plot_quote(f, qb_result_config(pts[front[i]], label, sizeof label));
+            qb_plot_quote(f, labels[i]);
             fputc('\n', f);
         }
         char title[160];
@@ -353,10 +390,10 @@ static qb_status plot_pareto(const qb_run *run, const qb_model_ref *m, size_t nm
              axis == BY_LATENCY
                  ? "Accuracy against median latency on each model's reference placement; the "
                    "dashed staircase is the Pareto front (no other configuration is both "
-                   "faster and more accurate), its points labelled."
+                   "faster and more accurate), its points labelled where there is room."
                  : "Accuracy against model size; the dashed staircase is the Pareto front (no "
                    "other configuration is both smaller and more accurate), its points "
-                   "labelled.",
+                   "labelled where there is room.",
              clipped ? " Configurations more than 20 pp below the best are below the frame." : "");
     s = finish(&p, &pan, axis == BY_LATENCY ? "Accuracy vs latency" : "Accuracy vs model size",
                list, caption);
@@ -366,6 +403,7 @@ done:
     free(x);
     free(y);
     free(front);
+    free(labels);
     return s;
 }
 
