@@ -162,7 +162,7 @@ static void write_layers(FILE *f, const table *t, const int *threads, int nthrea
                 fprintf(f, "  %-24s %-8s", p->name[i], p->kind[i]);
                 print_share(f, p->fp32[i], tf);
                 print_share(f, p->int8[i], tq);
-                if (p->int8[i] > 0 && p->fp32[i] > 2e-7) fprintf(f, " %8.2fx", p->fp32[i] / p->int8[i]);
+                if (!p->merged[i] && p->int8[i] > 0) fprintf(f, " %8.2fx", p->fp32[i] / p->int8[i]);
                 else fprintf(f, " %9s", "");
                 fprintf(f, "  %s\n", p->how[i]);
             }

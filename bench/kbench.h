@@ -74,6 +74,7 @@ typedef struct {
     char (*name)[48];     /* (n) layer names */
     const char **kind;    /* (n) "conv", "relu", ... */
     char (*how)[32];      /* (n) what the int8 executor does there */
+    unsigned char *merged;/* (n) 1: the int8 executor does this layer's work in another one */
     double *fp32, *int8;  /* (n) seconds per forward pass */
     double int8_input;    /* int8: input layout change and quantization, seconds per pass */
 } kb_profile;

@@ -52,19 +52,33 @@ static qb_status model_file(const char *arch, char *path, size_t len, const char
 void kb_profile_free(kb_profile *p)
 {
     if (!p) return;
-    free(p->name), free(p->kind), free(p->how), free(p->fp32), free(p->int8);
+    free(p->name), free(p->kind), free(p->how), free(p->merged), free(p->fp32), free(p->int8);
     memset(p, 0, sizeof *p);
 }
 
-static const char *int8_how(const qb_iexec *ie, const qb_layer *l, int li)
+/* What the int8 executor does at layer li; *merged: nothing of its own. */
+static const char *int8_how(const qb_iexec *ie, const qb_model *m, int li, unsigned char *merged)
 {
+    *merged = 1;
+    const qb_layer *l = &m->layers[li];
     const float *f;
     const uint8_t *q;
     qb_iexec_layer_output(ie, li, &f, &q, NULL, NULL);
     if (l->kind == QB_LAYER_RELU && qb_iexec_relu_fused(ie, l->inputs[0])) return "fused into its producer";
     if (l->kind == QB_LAYER_FLATTEN) return "shares its input";
-    if (l->kind == QB_LAYER_CONV || l->kind == QB_LAYER_DENSE) return q && !f ? "int8 -> codes" : "int8 -> float";
-    return q && f ? "float + codes" : q ? "codes" : "float";
+    if (l->kind == QB_LAYER_ADD)
+        for (int k = 0; k < l->n_inputs; k++)
+            if (l->inputs[k] >= 0 && qb_iexec_add_fused(ie, l->inputs[k]) == li) return "in its producer's epilogue";
+    *merged = 0;
+    if (l->kind == QB_LAYER_CONV || l->kind == QB_LAYER_DENSE) {
+        int add = qb_iexec_add_fused(ie, li);
+        if (add >= 0) {
+            qb_iexec_layer_output(ie, add, NULL, &q, NULL, NULL);
+            return q ? "int8 + add -> float, codes" : "int8 + add -> float";
+        }
+        return q && !f ? "int8 -> codes" : q ? "int8 -> float, codes" : "int8 -> float";
+    }
+    return q && f ? "float, codes" : q ? "codes" : "float";
 }
 
 /* Both engines again, `rounds` times interleaved, with per-layer timing:
@@ -77,12 +91,13 @@ static qb_status profile_layers(qb_exec *fe, qb_iexec *ie, const qb_model *m, co
     p->name = calloc((size_t)n, sizeof *p->name);
     p->kind = calloc((size_t)n, sizeof *p->kind);
     p->how = calloc((size_t)n, sizeof *p->how);
+    p->merged = calloc((size_t)n, sizeof *p->merged);
     p->fp32 = calloc((size_t)n, sizeof *p->fp32);
     p->int8 = calloc((size_t)n + 1, sizeof *p->int8);
     double *tf = calloc((size_t)(rounds * n), sizeof *tf), *tq = calloc((size_t)(rounds * (n + 1)), sizeof *tq);
     double *col = calloc((size_t)rounds, sizeof *col);
     qb_status st = QB_OK;
-    if (!p->name || !p->kind || !p->how || !p->fp32 || !p->int8 || !tf || !tq || !col) st = QB_ERR_NOMEM;
+    if (!p->name || !p->kind || !p->how || !p->merged || !p->fp32 || !p->int8 || !tf || !tq || !col) st = QB_ERR_NOMEM;
     for (int r = 0; r < rounds && !st; r++) {
         qb_exec_set_profile(fe, tf + r * n);
         qb_iexec_set_profile(ie, tq + r * (n + 1));
@@ -95,7 +110,7 @@ static qb_status profile_layers(qb_exec *fe, qb_iexec *ie, const qb_model *m, co
         if (i < n) {
             snprintf(p->name[i], sizeof p->name[i], "%s", m->layers[i].name);
             p->kind[i] = qb_layer_kind_name(m->layers[i].kind);
-            snprintf(p->how[i], sizeof p->how[i], "%s", int8_how(ie, &m->layers[i], i));
+            snprintf(p->how[i], sizeof p->how[i], "%s", int8_how(ie, m, i, &p->merged[i]));
             for (int r = 0; r < rounds; r++) col[r] = tf[r * n + i];
             p->fp32[i] = qb_median(col, (size_t)rounds);
         }

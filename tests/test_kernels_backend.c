@@ -107,6 +107,33 @@ static void test_bench_kernels_csv(void **state)
     free(out);
 }
 
+/* --layers: the per-layer table of an end-to-end model, fp32 engine and
+ * int8 executor side by side, with what the executor does at each layer. */
+static void test_bench_kernels_layers(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    unsetenv("QBENCH_BACKEND");
+    assert_int_equal(qb_test_run_qbench(&out, "bench-kernels --threads 1 --no-memory --shapes mlp --impls engine "
+                                              "--model-batch 8 --min-time 0.02 --layers"), 0);
+    const char *t = strstr(out, "per-layer time of mlp-e2e-b8, 1 thread");
+    assert_non_null(t);
+    static const char *const rows[] = {"(input)", "fc1 ", "relu1 ", "fc2 ", "fc3 ", "total "};
+    for (size_t i = 0; i < QB_ARRAY_LEN(rows); i++) assert_non_null(strstr(t, rows[i]));
+    assert_non_null(strstr(t, "fused into its producer"));   /* relu1 in fc1's clamp */
+    assert_non_null(strstr(t, "int8 -> codes"));             /* fc1 requantized for fc2 */
+    /* fc1's line: both engines took time, and a ratio */
+    const char *fc1 = strstr(t, "\n  fc1 ");
+    assert_non_null(fc1);
+    double f32_us = 0, f32_share = 0, i8_us = 0;
+    assert_int_equal(sscanf(fc1, " fc1 dense %lf %lf%% %lf", &f32_us, &f32_share, &i8_us), 3);
+    assert_true(f32_us > 0 && i8_us > 0);
+    free(out);
+    assert_int_equal(qb_test_run_qbench(&out, "bench-kernels --layers --format csv"), 2);
+    assert_non_null(strstr(out, "--layers"));
+    free(out);
+}
+
 static void test_bench_kernels_bad_flags(void **state)
 {
     (void)state;
@@ -131,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_select_by_name_and_best),
         cmocka_unit_test(test_forced_backend_without_isa_exits_2),
         cmocka_unit_test(test_bench_kernels_csv),
+        cmocka_unit_test(test_bench_kernels_layers),
         cmocka_unit_test(test_bench_kernels_bad_flags),
     };
     qb_test_apply_filter();
