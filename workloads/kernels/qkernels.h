@@ -112,8 +112,10 @@ qb_status qb_conv_shape_init(qb_conv_shape *s);
 /* y = requant(conv(x - x_zp, w - w.zp) + bias), NHWC uint8 input, padding
  * with the zero point (so padded taps contribute nothing), NHWC output of
  * rq->type. Runs as an implicit GEMM straight from the input (kernel rows
- * are contiguous in NHWC); only dilated kernel columns (dil_w > 1) go
- * through an im2col buffer. */
+ * are contiguous in NHWC), copied first into a buffer with a border of
+ * zero points when the convolution pads (scratch memory: one pass over the
+ * input); only dilated kernel columns (dil_w > 1) go through an im2col
+ * buffer. */
 qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *s, const uint8_t *x,
                    int32_t x_zp, const qb_qweights *w, const qb_requant *rq, void *y,
                    qb_scratch *scratch);
