@@ -5,7 +5,8 @@
  * lower every layer's reconstruction error; the mixed-precision search
  * meets its size and drop budgets; progressive quantization ends with
  * every weight a power of two; quantization-aware fine-tuning lowers a
- * quantized model's loss, and resumes from its checkpoint exactly; pruning
+ * quantized model's loss, resumes from its checkpoint exactly, and stops
+ * with a clear error when it diverges; pruning
  * keeps its zeros and shrinks the model; `qbench eval` flags. */
 #include "qb_test.h"
 
@@ -426,6 +427,27 @@ static void test_qat_resumes_exactly(void **state)
     qb_qmodel_free(&whole);
 }
 
+/* An absurd rate makes the loss fly apart within a few steps: the run stops
+ * naming the lever, the step and the flag to change, not a quantizer's NaN. */
+static void test_qat_divergence_stops_clearly(void **state)
+{
+    (void)state;
+    static const char *schemes[] = {"uniform-sym", "ternary"};
+    for (size_t k = 0; k < QB_ARRAY_LEN(schemes); k++) {
+        qb_qeval_config c;
+        config(&c, schemes[k], 4 - 2 * (int)k, 8, "channel");
+        qb_protect_options o;
+        qb_protect_options_init(&o);
+        assert_int_equal(qb_protect_options_parse(&o, "qat:0.25", NULL), QB_OK);
+        o.lr = 10;
+        qb_qmodel q;
+        assert_int_equal(qb_protect_quantize(ev, &c, &o, &q, NULL), QB_ERR_ARG);
+        assert_error_has("qat of mlp diverged at epoch 1, step ");
+        assert_error_has("(peak learning rate 10); rerun with a lower --lr, e.g. 1");
+        if (strstr(qb_last_error(), "NaN")) fail_msg("%s", qb_last_error());
+    }
+}
+
 static void test_prune_keeps_zeros_and_shrinks(void **state)
 {
     (void)state;
@@ -471,6 +493,11 @@ static void test_cli(void **state)
     assert_int_equal(rc, 2);
     assert_non_null(strstr(out, "does not fine-tune"));
     free(out);
+    rc = qb_test_run_qbench(&out, "eval --model %s --correction qat --lr 10 --epochs 0.02 2>&1", model_path);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "qbench eval: qat of mlp diverged at epoch 1, step "));
+    assert_non_null(strstr(out, "rerun with a lower --lr"));
+    free(out);
     rc = qb_test_run_qbench(&out, "eval --model %s --keep-first-last 8 --policy first-last:8 2>&1", model_path);
     assert_int_equal(rc, 2);
     free(out);
@@ -504,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_inq_ends_with_powers_of_two),
         cmocka_unit_test(test_qat_lowers_quantized_loss),
         cmocka_unit_test(test_qat_resumes_exactly),
+        cmocka_unit_test(test_qat_divergence_stops_clearly),
         cmocka_unit_test(test_prune_keeps_zeros_and_shrinks),
         cmocka_unit_test(test_cli),
     };

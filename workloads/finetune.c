@@ -81,6 +81,30 @@ static qb_status load(const qb_finetune_options *o, const tensor_list *t, int64_
     return s;
 }
 
+/* The first non-finite value a step left in m's parameters or the hooks'
+ * state: its tensor's name, or NULL. */
+static const char *nonfinite_tensor(const tensor_list *t)
+{
+    for (int i = 0; i < t->n; i++) {
+        const qb_tensor *v = t->items[i].tensor;
+        if (v->dtype != QB_F32) continue;
+        const float *d = v->data;
+        int64_t n = qb_tensor_numel(v);
+        for (int64_t j = 0; j < n; j++)
+            if (!isfinite(d[j])) return t->items[i].name;
+    }
+    return NULL;
+}
+
+static qb_status diverged(const qb_finetune_options *o, const qb_model *m, int64_t t, int64_t spe,
+                          int64_t total, const char *what)
+{
+    return qb_error(QB_ERR_ARG, "%s of %s diverged at epoch %lld, step %lld of %lld: %s (peak "
+                    "learning rate %g); rerun with a lower --lr, e.g. %g", o->lever ? o->lever : "fine-tuning",
+                    m->arch, (long long)(t / spe + 1), (long long)t + 1, (long long)total, what,
+                    (double)o->recipe.lr, (double)o->recipe.lr / 10);
+}
+
 #define CALL(hook, ...) ((hooks && hooks->hook) ? hooks->hook(hooks->ctx, ##__VA_ARGS__) : QB_OK)
 
 qb_status qb_finetune(qb_model *m, const qb_fmnist *data, const qb_finetune_options *o,
@@ -124,6 +148,7 @@ qb_status qb_finetune(qb_model *m, const qb_fmnist *data, const qb_finetune_opti
     int64_t cur_epoch = -1;
     double loss_sum = 0;
     int64_t loss_n = 0;
+    float first_loss = 0;
     for (; t < total; t++) {
         int64_t seg = t / seg_steps, in_seg = t % seg_steps;
         if (in_seg == 0 && (s = CALL(begin_segment, (int)seg)) != QB_OK) goto done;
@@ -138,15 +163,27 @@ qb_status qb_finetune(qb_model *m, const qb_fmnist *data, const qb_finetune_opti
         if ((s = CALL(begin_step)) != QB_OK || (s = qb_exec_forward(e, x, n)) != QB_OK ||
             (s = qb_exec_backward(e, labels, &loss, NULL)) != QB_OK)
             goto done;
-        if (!isfinite(loss)) {
-            s = qb_error(QB_ERR_INTERNAL, "fine-tuning %s diverged (loss %g at step %lld); try a "
-                         "smaller learning rate", m->arch, (double)loss, (long long)t);
+        float lr = qb_train_lr(r, in_seg, seg_steps, 0);
+        if (t == res->resumed_at) first_loss = loss;
+        /* a loss ten times the first one's (or chance's, ln K) is a run
+         * flying apart, even before its values overflow */
+        if (!isfinite(loss) || loss > 10 * fmaxf(first_loss, logf((float)m->n_classes))) {
+            char what[160];
+            snprintf(what, sizeof what, "the training loss went from %.4g to %.4g", (double)first_loss,
+                     (double)loss);
+            s = diverged(o, m, t, spe, total, what);
             goto done;
         }
         if ((s = CALL(after_backward)) != QB_OK) goto done;
-        float lr = qb_train_lr(r, in_seg, seg_steps, 0);
         qb_sgd_step(&opt, r, lr);
         if ((s = CALL(after_step, lr)) != QB_OK) goto done;
+        const char *bad = nonfinite_tensor(&tl);
+        if (bad) {
+            char what[256];
+            snprintf(what, sizeof what, "%s is no longer finite (training loss %.4g)", bad, (double)loss);
+            s = diverged(o, m, t, spe, total, what);
+            goto done;
+        }
         loss_sum += (double)loss * n;
         loss_n += n;
         int epoch_end = bi == spe - 1, seg_end = in_seg == seg_steps - 1;

@@ -35,6 +35,7 @@ typedef struct {
     const char *checkpoint; /* NULL: no checkpoint */
     const char *tag;        /* what the run is (method, config): a checkpoint with another
                              * tag is refused rather than resumed */
+    const char *lever;      /* the method's name for messages ("qat", "inq"; NULL: "fine-tuning") */
     FILE *log;              /* a line per epoch and segment (NULL: quiet) */
     int64_t stop_after;     /* > 0: end the sitting after this many steps in total, saving the
                              * checkpoint (res->stopped); a rerun resumes */
@@ -59,7 +60,10 @@ typedef struct {
     int stopped;            /* stop_after ended the sitting early */
 } qb_finetune_result;
 
-/* Fine-tunes m in place (allocating its gradients). hooks may be NULL. */
+/* Fine-tunes m in place (allocating its gradients). hooks may be NULL.
+ * A run that diverges (a non-finite loss, parameter or hook state tensor
+ * after a step) stops with QB_ERR_ARG naming the lever, the epoch and step,
+ * and the learning rate to lower. */
 qb_status qb_finetune(qb_model *m, const qb_fmnist *data, const qb_finetune_options *o,
                       const qb_finetune_hooks *hooks, qb_finetune_result *res);
 

@@ -170,6 +170,7 @@ static qb_status finetune(const qb_qeval *ev, const qb_qeval_config *c, const qb
              m->arch, qb_correction_str(corr, cs, sizeof cs), c->wbits, c->abits, cfg, ps, epochs,
              (double)lr, batch, (unsigned long long)o->seed);
     fo.tag = tag;
+    fo.lever = corr->method == QB_ROUNDING_INQ ? "inq" : "qat";
     qb_finetune_result fr;
     qb_status s = corr->method == QB_ROUNDING_INQ ? qb_inq(m, q, masks, qb_qeval_data(ev), &fo, &fr)
                                                   : qb_qat(m, q, masks, qb_qeval_data(ev), &fo, &fr);
