@@ -56,7 +56,9 @@ qbench=${1:-./qbench}
 [ $# -gt 0 ] && shift
 models=${*:-mlp lenet resnet}
 only=${PROTECT_ONLY:-}
-# each target: the plain quantization, then the levers
+# each target: the plain quantization, then the levers; binary and ternary
+# keep the first and last layers at 8 bits (as XNOR-Net, TWN, DoReFa do);
+# W4A4 (a resnet target) only on the models listed before the colon
 configs="--wbits 4 --abits 8
 --wbits 4 --abits 8 --correction adaround
 --wbits 4 --abits 8 --correction gptq
@@ -65,29 +67,29 @@ configs="--wbits 4 --abits 8
 --scheme pow2 --wbits 4 --abits 8
 --scheme pow2 --wbits 4 --abits 8 --correction inq
 --scheme ternary --wbits 2 --abits 8
---scheme ternary --wbits 2 --abits 8 --correction qat
 --scheme ternary --wbits 2 --abits 8 --policy first-last:8
 --scheme ternary --wbits 2 --abits 8 --policy first-last:8 --correction qat
 --scheme binary --wbits 1 --abits 8
---scheme binary --wbits 1 --abits 8 --correction qat
 --scheme binary --wbits 1 --abits 8 --policy first-last:8
 --scheme binary --wbits 1 --abits 8 --policy first-last:8 --correction qat
 --scheme kmeans --wbits 4 --granularity tensor --abits 8
 --scheme kmeans --wbits 4 --granularity tensor --abits 8 --correction qat
---scheme kmeans --wbits 4 --granularity tensor --abits 8 --correction prune:50+qat
---wbits 4 --abits 4
---wbits 4 --abits 4 --correction cle+bias
---wbits 4 --abits 4 --correction adaround+bias
---wbits 4 --abits 4 --correction gptq+bias
---wbits 4 --abits 4 --correction qat
---wbits 4 --abits 4 --calib mse
---wbits 4 --abits 4 --calib mse --correction cle+bias
---wbits 4 --abits 4 --calib mse --correction adaround+bias
---wbits 4 --abits 4 --calib mse --correction gptq+bias
---wbits 4 --abits 4 --calib mse --correction qat"
+resnet: --wbits 4 --abits 4
+resnet: --wbits 4 --abits 4 --correction cle+bias
+resnet: --wbits 4 --abits 4 --correction adaround+bias
+resnet: --wbits 4 --abits 4 --correction gptq+bias
+resnet: --wbits 4 --abits 4 --correction qat
+resnet: --wbits 4 --abits 4 --calib mse
+resnet: --wbits 4 --abits 4 --calib mse --correction cle+bias
+resnet: --wbits 4 --abits 4 --calib mse --correction adaround+bias
+resnet: --wbits 4 --abits 4 --calib mse --correction gptq+bias
+resnet: --wbits 4 --abits 4 --calib mse --correction qat"
 header=1
 for m in $models; do
     echo "$configs" | while read -r args; do
+        case "$args" in
+        *:\ --*) case " ${args%%:*} " in *" $m "*) args=${args#*: } ;; *) continue ;; esac ;;
+        esac
         if [ -n "$only" ] && ! echo "$args" | grep -Eq -- "$only"; then continue; fi
         # shellcheck disable=SC2086
         if ! out=$(nice "$qbench" eval --model "$m" $args --format csv); then

@@ -374,10 +374,29 @@ static double test_loss(qb_qmodel *q)
     return c.loss / data.test.n;
 }
 
+/* Binary and ternary QAT learn each channel's alpha: every weight of q is
+ * 0 (ternary only) or +-alpha of its channel, as the integer path reads it. */
+static void assert_alpha_levels(const qb_qmodel *q)
+{
+    for (int i = 0; i < q->model.n_layers; i++) {
+        if (!qb_layer_has_weights(&q->model.layers[i]) || q->wbits[i] == QB_FLOAT_BITS) continue;
+        const qb_qparams *p = &q->wq[i];
+        const qb_tensor *w = &q->model.layers[i].params[QB_P_WEIGHT].value;
+        const float *wd = w->data;
+        for (int64_t j = 0; j < qb_tensor_numel(w); j++) {
+            float a = p->scale[qb_qparams_block_of(p, j)];
+            assert_true(a > 0);
+            if (!(fabsf(wd[j]) == a || (p->threshold && wd[j] == 0.0f)))
+                fail_msg("%s[%lld] = %g, alpha %g", q->model.layers[i].name, (long long)j, (double)wd[j], (double)a);
+        }
+    }
+}
+
 static void test_qat_lowers_quantized_loss(void **state)
 {
     (void)state;
-    static const struct { const char *scheme; int bits; } cfgs[] = {{"uniform-sym", 2}, {"binary", 1}, {"kmeans", 2}};
+    static const struct { const char *scheme; int bits; } cfgs[] = {
+        {"uniform-sym", 2}, {"binary", 1}, {"ternary", 2}, {"kmeans", 2}};
     for (size_t k = 0; k < QB_ARRAY_LEN(cfgs); k++) {
         qb_qeval_config c;
         config(&c, cfgs[k].scheme, cfgs[k].bits, 8, "channel");
@@ -389,6 +408,7 @@ static void test_qat_lowers_quantized_loss(void **state)
         assert_int_equal(qb_protect_quantize(ev, &c, &o, &q1, NULL), QB_OK);
         double l0 = test_loss(&q0), l1 = test_loss(&q1);
         if (!(l1 < 0.95 * l0)) fail_msg("%s %d-bit: loss %g after QAT, %g before", cfgs[k].scheme, cfgs[k].bits, l1, l0);
+        if (strcmp(cfgs[k].scheme, "binary") == 0 || strcmp(cfgs[k].scheme, "ternary") == 0) assert_alpha_levels(&q1);
         qb_qmodel_free(&q0);
         qb_qmodel_free(&q1);
     }

@@ -9,7 +9,9 @@
 
 #include "ftshared.h"
 
-typedef enum { QAT_FLOAT, QAT_LSQ, QAT_SHARED, QAT_REFIT } qat_kind;
+/* ALPHA: binary and ternary, signs (and TWN's threshold) from the latent
+ * weights, alpha per block learned */
+typedef enum { QAT_FLOAT, QAT_LSQ, QAT_SHARED, QAT_ALPHA, QAT_REFIT } qat_kind;
 
 typedef struct {
     qb_ft_base base;       /* first: the shared input hook sees it */
@@ -22,6 +24,8 @@ typedef struct {
     int32_t **codes;       /* QAT_SHARED: each weight's centroid */
     float **pgrad;         /* learned parameters' gradients (LSQ scales, centroids) */
     int64_t **count;       /* LSQ: values per block; shared: weights per centroid */
+    float **range;         /* binary, ternary: each block's starting max |w|, the clip of the
+                            * straight-through estimator */
     qb_ft_state state;     /* learned parameters and their momentum, checkpointed */
     float momentum;
 } qat_ctx;
@@ -33,14 +37,23 @@ static const float *layer_mask(qat_ctx *c, int i) { return c->masks ? c->masks->
 
 static int64_t n_learned(const qb_qparams *p, qat_kind k)
 {
-    return k == QAT_LSQ ? p->nblocks : k == QAT_SHARED ? p->nblocks << p->bits : 0;
+    return k == QAT_LSQ || k == QAT_ALPHA ? p->nblocks : k == QAT_SHARED ? p->nblocks << p->bits : 0;
 }
-static float *learned(qb_qparams *p, qat_kind k) { return k == QAT_LSQ ? p->scale : p->codebook; }
+static float *learned(qb_qparams *p, qat_kind k) { return k == QAT_SHARED ? p->codebook : p->scale; }
 
 static const float *qat_weight(void *vc, int layer)
 {
     qat_ctx *c = vc;
     return c->kind[layer] == QAT_FLOAT ? NULL : c->fq[layer];
+}
+
+/* TWN's threshold, 0.7 mean |w| per block, follows the latent weights. */
+static void twn_thresholds(qb_qparams *p, const float *w, int64_t n, const int64_t *count)
+{
+    for (int64_t b = 0; b < p->nblocks; b++) p->threshold[b] = 0.0f;
+    for (int64_t j = 0; j < n; j++) p->threshold[qb_qparams_block_of(p, j)] += fabsf(w[j]);
+    for (int64_t b = 0; b < p->nblocks; b++)
+        p->threshold[b] *= 0.7f / (float)(count[b] > 0 ? count[b] : 1);
 }
 
 static qb_status qat_begin_step(void *vc)
@@ -62,12 +75,29 @@ static qb_status qat_begin_step(void *vc)
                 qb_qparams_free(p);
                 s = qb_qparams_fit(p, &c->cfg[i], w, 2, shape);
             }
+            if (c->kind[i] == QAT_ALPHA && p->threshold) twn_thresholds(p, w, n, c->count[i]);
             if (s == QB_OK) s = qb_fake_quantize(p, w, n, fq);
         }
         if (s != QB_OK) return qb_error_context(s, "fake-quantizing %s", c->m->layers[i].name);
         qb_ft_mask(fq, layer_mask(c, i), n);
     }
     return QB_OK;
+}
+
+/* w^ = code * alpha: d w^/d alpha is the code (-1, 0, +1), the gradient
+ * scaled by 1/sqrt(block size) as LSQ's with one positive level. */
+static void alpha_grads(qat_ctx *c, int i)
+{
+    qb_qparams *p = &c->base.q->wq[i];
+    const float *fq = c->fq[i], *g = layer_g(c, i);
+    float *ga = c->pgrad[i];
+    int64_t n = layer_n(c, i), *cnt = c->count[i];
+    for (int64_t b = 0; b < p->nblocks; b++) ga[b] = 0.0f;
+    for (int64_t j = 0; j < n; j++) {
+        int64_t b = qb_qparams_block_of(p, j);
+        ga[b] += g[j] * (fq[j] > 0.0f ? 1.0f : fq[j] < 0.0f ? -1.0f : 0.0f);
+    }
+    for (int64_t b = 0; b < p->nblocks; b++) ga[b] /= sqrtf((float)(cnt[b] > 0 ? cnt[b] : 1));
 }
 
 /* LSQ: d w^/d s is (round(w/s) - w/s) inside the range and the clipped
@@ -102,6 +132,30 @@ static void lsq_grads(qat_ctx *c, int i)
     }
 }
 
+/* Binary and ternary keep their latent weights within each block's
+ * starting range (BinaryConnect's clip; XNOR-Net's hardtanh estimator:
+ * no gradient beyond it). Unclipped, weights the sign function ignores
+ * drift without bound, and on ResNet-20 the run diverges. */
+static int clipped(const qb_qparams *p)
+{
+    return p->scheme->id == QB_SCHEME_BINARY || p->scheme->id == QB_SCHEME_TERNARY;
+}
+
+static void clip_weights(qat_ctx *c, int i, float *g)
+{
+    const qb_qparams *p = &c->base.q->wq[i];
+    float *w = layer_w(c, i);
+    int64_t n = layer_n(c, i);
+    for (int64_t j = 0; j < n; j++) {
+        float r = c->range[i][qb_qparams_block_of(p, j)];
+        if (g) {
+            if (fabsf(w[j]) > r) g[j] = 0.0f;
+        } else {
+            w[j] = fminf(fmaxf(w[j], -r), r);
+        }
+    }
+}
+
 static qb_status qat_after_backward(void *vc)
 {
     qat_ctx *c = vc;
@@ -110,6 +164,8 @@ static qb_status qat_after_backward(void *vc)
         float *g = layer_g(c, i);
         int64_t n = layer_n(c, i);
         qb_ft_mask(g, layer_mask(c, i), n);
+        if (c->kind[i] == QAT_ALPHA) alpha_grads(c, i); /* before the clip zeroes g */
+        if (c->range[i]) clip_weights(c, i, g);
         if (c->kind[i] == QAT_LSQ) {
             lsq_grads(c, i);
         } else if (c->kind[i] == QAT_SHARED) {
@@ -137,13 +193,14 @@ static qb_status qat_after_step(void *vc, float lr)
     for (int i = 0; i < c->n; i++) {
         if (c->kind[i] == QAT_FLOAT) continue;
         qb_ft_mask(layer_w(c, i), layer_mask(c, i), layer_n(c, i));
-        if (c->kind[i] != QAT_LSQ && c->kind[i] != QAT_SHARED) continue;
+        if (c->range[i]) clip_weights(c, i, NULL);
+        if (c->kind[i] == QAT_REFIT) continue;
         qb_qparams *p = &c->base.q->wq[i];
         float *v = learned(p, c->kind[i]), *mom = qb_ft_state_momentum(&c->state, i);
         for (int64_t b = 0; b < n_learned(p, c->kind[i]); b++) {
             mom[b] = c->momentum * mom[b] + c->pgrad[i][b];
             v[b] -= lr * mom[b];
-            if (c->kind[i] == QAT_LSQ && v[b] < 1e-8f) v[b] = 1e-8f;
+            if (c->kind[i] != QAT_SHARED && v[b] < 1e-8f) v[b] = 1e-8f;
         }
     }
     return QB_OK;
@@ -156,6 +213,7 @@ static void ctx_free(qat_ctx *c)
         if (c->codes) free(c->codes[i]);
         if (c->pgrad) free(c->pgrad[i]);
         if (c->count) free(c->count[i]);
+        if (c->range) free(c->range[i]);
     }
     free(c->kind);
     free(c->cfg);
@@ -163,6 +221,7 @@ static void ctx_free(qat_ctx *c)
     free(c->codes);
     free(c->pgrad);
     free(c->count);
+    free(c->range);
     qb_ft_state_free(&c->state);
 }
 
@@ -182,14 +241,16 @@ static qb_status ctx_init(qat_ctx *c, qb_model *m, qb_qmodel *q, const qb_prune_
     c->codes = qb_calloc(n, sizeof *c->codes);
     c->pgrad = qb_calloc(n, sizeof *c->pgrad);
     c->count = qb_calloc(n, sizeof *c->count);
-    if (!c->kind || !c->cfg || !c->fq || !c->codes || !c->pgrad || !c->count ||
+    c->range = qb_calloc(n, sizeof *c->range);
+    if (!c->kind || !c->cfg || !c->fq || !c->codes || !c->pgrad || !c->count || !c->range ||
         qb_ft_state_init(&c->state, c->n) != QB_OK)
         return QB_ERR_NOMEM;
     for (int i = 0; i < c->n; i++) {
         if (!qb_layer_has_weights(&m->layers[i]) || q->wbits[i] == QB_FLOAT_BITS) continue;
         qb_qparams *p = &q->wq[i];
         int64_t nw = layer_n(c, i);
-        c->kind[i] = p->scheme->affine ? QAT_LSQ : p->scheme->id == QB_SCHEME_KMEANS ? QAT_SHARED : QAT_REFIT;
+        c->kind[i] = p->scheme->affine ? QAT_LSQ : p->scheme->id == QB_SCHEME_KMEANS ? QAT_SHARED
+                     : clipped(p) ? QAT_ALPHA : QAT_REFIT;
         c->cfg[i] = (qb_quant_config){.scheme = p->scheme, .bits = p->bits, .narrow_range = p->narrow,
                                       .gran = p->gran, .rounding = p->rounding};
         c->fq[i] = qb_malloc((size_t)nw, sizeof(float));
@@ -198,15 +259,24 @@ static qb_status ctx_init(qat_ctx *c, qb_model *m, qb_qmodel *q, const qb_prune_
         if (nl > 0) {
             c->pgrad[i] = qb_calloc((size_t)nl, sizeof(float));
             if (!c->pgrad[i]) return QB_ERR_NOMEM;
-            const char *what = c->kind[i] == QAT_LSQ ? "scale" : "codebook";
+            const char *what = c->kind[i] == QAT_SHARED ? "codebook" : "scale";
             qb_status s = qb_ft_state_add(&c->state, i, "qat", what,
                                           m->layers[i].params[QB_P_WEIGHT].name, learned(p, c->kind[i]), nl, 1);
             if (s != QB_OK) return s;
         }
-        if (c->kind[i] == QAT_LSQ) {
+        if (c->kind[i] == QAT_LSQ || c->kind[i] == QAT_ALPHA) {
             c->count[i] = qb_calloc((size_t)p->nblocks, sizeof(int64_t));
             if (!c->count[i]) return QB_ERR_NOMEM;
             for (int64_t j = 0; j < nw; j++) c->count[i][qb_qparams_block_of(p, j)]++;
+        }
+        if (c->kind[i] == QAT_ALPHA) {
+            c->range[i] = qb_calloc((size_t)p->nblocks, sizeof(float));
+            if (!c->range[i]) return QB_ERR_NOMEM;
+            const float *w = layer_w(c, i);
+            for (int64_t j = 0; j < nw; j++) {
+                float *r = &c->range[i][qb_qparams_block_of(p, j)];
+                *r = fmaxf(*r, fabsf(w[j]));
+            }
         }
         if (c->kind[i] == QAT_SHARED) {
             c->codes[i] = qb_malloc((size_t)nw, sizeof(int32_t));

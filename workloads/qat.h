@@ -14,9 +14,14 @@
  *   kmeans: weight sharing (Han et al., Deep Compression): each weight
  *       keeps its centroid, and each centroid moves by the summed gradient
  *       of its weights;
- *   the others (pow2, binary, ternary, floats): parameters refitted to the
- *       latent weights at every step (alpha = mean |w| for binary, TWN's
- *       threshold for ternary, ...), gradients straight through.
+ *   binary, ternary: each block's alpha is learned (d w^/d alpha is the
+ *       code; gradient scaled by 1/sqrt(block size) as LSQ's), the codes
+ *       follow the latent weights (sign; ternary: |w| > TWN's threshold,
+ *       0.7 mean |w| of the block, refitted every step); the latent weights
+ *       stay within their block's starting max |w| and get no gradient
+ *       beyond it (BinaryConnect's clip, XNOR-Net's hardtanh estimator);
+ *   the others (pow2, floats): parameters refitted to the latent weights at
+ *       every step, gradients straight through.
  *
  * qb_inq (Zhou et al., Incremental Network Quantization): 50%, then 75%,
  * 87.5% of each layer's weights, largest |w| first, are quantized with q's
