@@ -32,31 +32,37 @@ qb_status qb_protect_options_parse(qb_protect_options *o, const char *correction
 }
 
 /* Fine-tuning costs minutes, not hours, on two cores: a few epochs for the
- * small models, less for ResNet-20 (an epoch there is a few minutes). */
+ * small models, less for ResNet-20 (an epoch there is a few minutes).
+ * QAT of schemes whose levels are refitted or whose alpha is learned
+ * (binary, ternary, pow2, floats) has its own rate: their weights must
+ * move further (lenet, binary: 2.9 pp drop at 0.4 of the recipe's rate,
+ * 4.7 at 0.1), but ResNet-20, its batch norm folded away, diverges at 0.4
+ * (ternary: NaN weights within 20 steps) and trains at 0.04. */
 static const struct {
     const char *arch;
-    double qat_epochs, inq_epochs, lr_scale;
+    double qat_epochs, inq_epochs, lr_scale, lowbit_lr_scale;
 } ft_defaults[] = {
-    {"mlp", 3, 1, 0.1},
-    {"lenet", 3, 1, 0.1},
-    {"resnet", 1, 0.5, 0.1},
+    {"mlp", 3, 1, 0.1, 0.4},
+    {"lenet", 3, 1, 0.1, 0.4},
+    {"resnet", 1, 0.5, 0.1, 0.04},
 };
 
 void qb_protect_finetune_defaults(const char *arch, qb_weight_method method,
                                   const qb_scheme *scheme, double *epochs, float *lr, int *batch)
 {
-    double qat = 2, inq = 1, scale = 0.1;
+    double qat = 2, inq = 1, scale = 0.1, lowbit = 0.4;
     for (size_t i = 0; i < QB_ARRAY_LEN(ft_defaults); i++)
         if (strcmp(ft_defaults[i].arch, arch) == 0) {
             qat = ft_defaults[i].qat_epochs;
             inq = ft_defaults[i].inq_epochs;
             scale = ft_defaults[i].lr_scale;
+            lowbit = ft_defaults[i].lowbit_lr_scale;
         }
     const qb_arch *a = qb_arch_find(arch);
     qb_clear_error();
     *epochs = method == QB_ROUNDING_INQ ? inq : qat;
     if (method == QB_ROUNDING_QAT && scheme && !scheme->affine && scheme->id != QB_SCHEME_KMEANS)
-        scale *= 4;
+        scale = lowbit;
     *lr = (float)((a ? a->recipe.lr : 0.05) * scale);
     *batch = a ? a->recipe.batch : 128;
 }

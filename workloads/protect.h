@@ -48,9 +48,9 @@ qb_status qb_protect_options_parse(qb_protect_options *o, const char *correction
 
 /* The fine-tuning defaults for a model, method and weight scheme (epochs;
  * inq: per step), learning rate and batch, from its training recipe: a
- * tenth of the recipe's peak rate, 0.4 of it for QAT of schemes refitted
- * every step (binary, ternary, pow2, floats), whose weights must move
- * further (measured on lenet: binary 2.9 pp drop at 0.4, 4.7 at 0.1). */
+ * tenth of the recipe's peak rate; for QAT of schemes refitted every step
+ * or with a learned alpha (binary, ternary, pow2, floats), whose weights
+ * must move further, 0.4 of it (0.04 on resnet, which diverges at 0.4). */
 void qb_protect_finetune_defaults(const char *arch, qb_weight_method method,
                                   const qb_scheme *scheme, double *epochs, float *lr, int *batch);
 
