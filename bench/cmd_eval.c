@@ -230,7 +230,7 @@ int qb_cmd_eval(int argc, char **argv)
         {"--correction", QB_OPT_STR, &x.correction, "C", "none, or cle, prune:P, adaround, gptq, inq[:E], qat[:E], bias joined by +"},
         {"--policy", QB_OPT_STR, &x.policy, "P", "uniform | first-last:B | mixed:size=BYTES|PCT% | mixed:drop=PP"},
         {"--epochs", QB_OPT_DOUBLE, &x.epochs, "E", "fine-tuning epochs (inq: per step; default per model)"},
-        {"--lr", QB_OPT_DOUBLE, &x.lr, "LR", "fine-tuning peak learning rate (default: the recipe's / 10; binary/ternary/pow2 QAT: x4, resnet x0.4)"},
+        {"--lr", QB_OPT_DOUBLE, &x.lr, "LR", "fine-tuning peak learning rate (default: the recipe's / 10; binary/ternary/pow2 QAT: x4, on resnet x0.4)"},
         {"--batch", QB_OPT_INT, &x.batch, "N", "fine-tuning batch (default: the recipe's)"},
         {"--seed", QB_OPT_INT, &x.seed, "N", "fine-tuning shuffles and augmentation (default 1)"},
         {"--checkpoint", QB_OPT_STR, &x.checkpoint, "FILE", "fine-tuning state after every epoch; a rerun resumes"},

@@ -37,32 +37,36 @@ qb_status qb_protect_options_parse(qb_protect_options *o, const char *correction
  * (binary, ternary, pow2, floats) has its own rate: their weights must
  * move further (lenet, binary: 2.9 pp drop at 0.4 of the recipe's rate,
  * 4.7 at 0.1), but ResNet-20, its batch norm folded away, diverges at 0.4
- * (ternary: NaN weights within 20 steps) and trains at 0.04. */
+ * (ternary: NaN weights within 20 steps) and trains at 0.04, for three
+ * epochs rather than one. */
 static const struct {
     const char *arch;
-    double qat_epochs, inq_epochs, lr_scale, lowbit_lr_scale;
+    double qat_epochs, inq_epochs, lr_scale, lowbit_lr_scale, lowbit_epochs;
 } ft_defaults[] = {
-    {"mlp", 3, 1, 0.1, 0.4},
-    {"lenet", 3, 1, 0.1, 0.4},
-    {"resnet", 1, 0.5, 0.1, 0.04},
+    {"mlp", 3, 1, 0.1, 0.4, 3},
+    {"lenet", 3, 1, 0.1, 0.4, 3},
+    {"resnet", 1, 0.5, 0.1, 0.04, 3},
 };
 
 void qb_protect_finetune_defaults(const char *arch, qb_weight_method method,
                                   const qb_scheme *scheme, double *epochs, float *lr, int *batch)
 {
-    double qat = 2, inq = 1, scale = 0.1, lowbit = 0.4;
+    double qat = 2, inq = 1, scale = 0.1, lowbit = 0.4, lowbit_epochs = 2;
     for (size_t i = 0; i < QB_ARRAY_LEN(ft_defaults); i++)
         if (strcmp(ft_defaults[i].arch, arch) == 0) {
             qat = ft_defaults[i].qat_epochs;
             inq = ft_defaults[i].inq_epochs;
             scale = ft_defaults[i].lr_scale;
             lowbit = ft_defaults[i].lowbit_lr_scale;
+            lowbit_epochs = ft_defaults[i].lowbit_epochs;
         }
     const qb_arch *a = qb_arch_find(arch);
     qb_clear_error();
     *epochs = method == QB_ROUNDING_INQ ? inq : qat;
-    if (method == QB_ROUNDING_QAT && scheme && !scheme->affine && scheme->id != QB_SCHEME_KMEANS)
+    if (method == QB_ROUNDING_QAT && scheme && !scheme->affine && scheme->id != QB_SCHEME_KMEANS) {
         scale = lowbit;
+        *epochs = lowbit_epochs;
+    }
     *lr = (float)((a ? a->recipe.lr : 0.05) * scale);
     *batch = a ? a->recipe.batch : 128;
 }
