@@ -58,7 +58,8 @@ models=${*:-mlp lenet resnet}
 only=${PROTECT_ONLY:-}
 # each target: the plain quantization, then the levers; binary and ternary
 # keep the first and last layers at 8 bits (as XNOR-Net, TWN, DoReFa do);
-# W4A4 (a resnet target) only on the models listed before the colon
+# a line "MODELS: flags" runs only on those models (uniform binary and
+# ternary QAT, hopeless on resnet; W4A4, a resnet target)
 configs="--wbits 4 --abits 8
 --wbits 4 --abits 8 --correction adaround
 --wbits 4 --abits 8 --correction gptq
@@ -69,9 +70,11 @@ configs="--wbits 4 --abits 8
 --scheme ternary --wbits 2 --abits 8
 --scheme ternary --wbits 2 --abits 8 --policy first-last:8
 --scheme ternary --wbits 2 --abits 8 --policy first-last:8 --correction qat
+mlp lenet: --scheme ternary --wbits 2 --abits 8 --correction qat
 --scheme binary --wbits 1 --abits 8
 --scheme binary --wbits 1 --abits 8 --policy first-last:8
 --scheme binary --wbits 1 --abits 8 --policy first-last:8 --correction qat
+mlp lenet: --scheme binary --wbits 1 --abits 8 --correction qat
 --scheme kmeans --wbits 4 --granularity tensor --abits 8
 --scheme kmeans --wbits 4 --granularity tensor --abits 8 --correction qat
 resnet: --wbits 4 --abits 4
