@@ -2,6 +2,7 @@
  * hook) and the bench-kernels command end to end. */
 #include "qb_test.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
