@@ -8,6 +8,7 @@
 #include "args.h"
 
 #define KL_BINS 2048
+#define KL_MIN_BINS 128
 #define MSE_POINTS 4096 /* larger data is reduced to this many weighted points */
 
 static const char calib_forms[] = "minmax, percentile:P (50 < P <= 100), mse or kl";
@@ -151,14 +152,28 @@ static double kl_divergence(const double *p, const double *q, int n)
 /* TensorRT entropy calibration on the |x| histogram, following MXNet's
  * reference implementation (_get_optimal_threshold). Raw values get 2048
  * bins over [0, amax]; an observer's points keep the observer's own bins
- * (re-binning them would alias). Returns the threshold. */
+ * (re-binning them would alias), whole bins merged to at most 2048. Returns
+ * the threshold.
+ * Two details of NVIDIA's calibrator (pytorch-quantization's
+ * _compute_amax_entropy) matter on real tensors: the bin at zero counts as
+ * its neighbour (post-ReLU activations and image backgrounds put half the
+ * mass there; left alone, that spike makes every threshold whose levels are
+ * wider than a bin look bad, and the search clips to a few bins), and no
+ * threshold keeps fewer than KL_MIN_BINS bins (at 4 bits the levels alone
+ * would allow clipping at 8 of 2048 bins). */
 static qb_status kl_threshold(const qb_dist *d, int nq, float *threshold)
 {
     float amax = qb_dist_amax(d);
     double width = d->grid > 0 ? d->grid : (double)amax / KL_BINS;
     int nbins = d->grid > 0 ? (int)ceil(amax / width) : KL_BINS;
+    if (nbins > KL_BINS) { /* whole observer bins merged: exact, and the search is quadratic */
+        int merge = (nbins + KL_BINS - 1) / KL_BINS;
+        width *= merge;
+        nbins = (int)ceil(amax / width);
+    }
     if (nbins < 1) nbins = 1;
-    if (nbins <= nq) {
+    int start = nq > KL_MIN_BINS ? nq : KL_MIN_BINS;
+    if (nbins <= start) {
         *threshold = amax;
         return QB_OK;
     }
@@ -174,10 +189,11 @@ static qb_status kl_threshold(const qb_dist *d, int nq, float *threshold)
         int bin = (int)((double)fabsf(d->v[i]) / width);
         hist[bin >= nbins ? nbins - 1 : bin] += qb_dist_w(d, i);
     }
+    hist[0] = hist[1];
     double best = INFINITY;
     int best_i = nbins;
     double outliers = 0;
-    for (int i = nbins; i >= nq; i--) {
+    for (int i = nbins; i >= start; i--) {
         /* p: the first i bins with everything beyond folded into the last. */
         if (i < nbins) outliers += hist[i];
         memcpy(p, hist, (size_t)i * sizeof *p);

@@ -49,7 +49,8 @@ typedef struct {
 /* A config from the names the CLI and spec files use. ascheme NULL picks
  * the activation scheme for `scheme`: the same float format for fp16, bf16
  * and fp8-*, else uniform-asym (8-bit affine codes, as integer kernels
- * consume them). granularity applies to weights; calib to both. */
+ * consume them). granularity applies to weights; calib to both, except that
+ * kl (an activation method) calibrates weights by minmax. */
 qb_status qb_qeval_config_parse(qb_qeval_config *c, const char *scheme, int wbits, int abits,
                                 const char *granularity, const char *calib, const char *ascheme);
 
