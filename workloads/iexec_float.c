@@ -17,7 +17,7 @@
 struct qb_flayer {
     qb_fpath path;
     const qb_backend *be;
-    const char *name;       /* the layer's, for messages */
+    char name[QB_NAME_LEN]; /* the layer's, for messages */
     char label[48];
     int conv;
     int in_h, in_w, in_c, out_h, out_w, kh, kw, stride, pad; /* conv geometry */
@@ -176,7 +176,7 @@ qb_status qb_flayer_create(qb_flayer **out, const qb_qmodel *q, int layer, const
     if (!f) return QB_ERR_NOMEM;
     f->path = path;
     f->be = be ? be : qb_backend_best();
-    f->name = l->name;
+    snprintf(f->name, sizeof f->name, "%s", l->name);
     f->conv = l->kind == QB_LAYER_CONV;
     f->in_h = l->in_h, f->in_w = l->in_w, f->in_c = l->in_c, f->out_h = l->h, f->out_w = l->w;
     f->kh = l->kh, f->kw = l->kw, f->stride = l->stride, f->pad = l->pad;
