@@ -47,7 +47,8 @@ typedef struct qb_iexec qb_iexec;
 /* Prepares q for batches of up to max_batch images on backend be (NULL:
  * the best) with pool's threads (NULL: the calling thread): weights packed,
  * requantization constants computed, buffers allocated. q must outlive the
- * executor only during this call. */
+ * executor: every forward pass quantizes its inputs with q's activation
+ * parameters. */
 qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *be, int max_batch,
                           qb_pool *pool);
 void qb_iexec_free(qb_iexec *e);
