@@ -518,7 +518,11 @@ qb_status qb_doc_close(qb_doc *d)
     qb_status s = QB_OK;
     for (int i = 0; i < d->nout; i++) {
         d->out[i].fmt->end(out_fp(&d->out[i]));
-        if (d->out[i].stream) continue;
+        if (d->out[i].stream) {
+            if ((fflush(d->out[i].stream) != 0 || ferror(d->out[i].stream)) && s == QB_OK)
+                s = qb_error(QB_ERR_IO, "writing to the output stream failed");
+            continue;
+        }
         qb_status si = s == QB_OK ? qb_safefile_commit(&d->out[i].file) : QB_OK;
         if (s != QB_OK) qb_safefile_abort(&d->out[i].file);
         if (si != QB_OK) s = si;
