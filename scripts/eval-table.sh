@@ -4,6 +4,7 @@
 # model x config. Usage: scripts/eval-table.sh [QBENCH] [MODEL...]
 # (defaults: ./qbench; mlp lenet resnet). About 10 minutes on 2 cores.
 set -eu
+. "$(dirname "$0")/eval-rows.sh"
 qbench=${1:-./qbench}
 [ $# -gt 0 ] && shift
 models=${*:-mlp lenet resnet}
@@ -20,14 +21,4 @@ configs="--scheme uniform-sym --wbits 8 --abits 8 --calib minmax
 --scheme fp8-e4m3 --wbits 8 --abits 8 --calib minmax
 --scheme pow2 --wbits 4 --abits 8 --calib mse
 --scheme kmeans --wbits 4 --abits 8 --calib minmax"
-header=1
-for m in $models; do
-    echo "$configs" | while read -r args; do
-        # shellcheck disable=SC2086
-        out=$("$qbench" eval --model "$m" $args --format csv)
-        [ $header -eq 1 ] && echo "$out" | head -1
-        header=0
-        echo "$out" | tail -1
-    done
-    header=0
-done
+eval_rows "$qbench" "$models" "$configs"

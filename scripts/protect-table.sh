@@ -11,6 +11,7 @@
 #       the README table: a row per config, a column per model, each cell
 #       "drop [95% interval], prep seconds, prep peak MB"
 set -eu
+. "$(dirname "$0")/eval-rows.sh"
 
 markdown() {
     awk -F, '
@@ -87,21 +88,4 @@ resnet: --wbits 4 --abits 4 --calib mse --correction cle+bias
 resnet: --wbits 4 --abits 4 --calib mse --correction adaround+bias
 resnet: --wbits 4 --abits 4 --calib mse --correction gptq+bias
 resnet: --wbits 4 --abits 4 --calib mse --correction qat"
-header=1
-for m in $models; do
-    echo "$configs" | while read -r args; do
-        case "$args" in
-        *:\ --*) case " ${args%%:*} " in *" $m "*) args=${args#*: } ;; *) continue ;; esac ;;
-        esac
-        if [ -n "$only" ] && ! echo "$args" | grep -Eq -- "$only"; then continue; fi
-        # shellcheck disable=SC2086
-        if ! out=$(nice "$qbench" eval --model "$m" $args --format csv); then
-            echo "$0: $m $args: failed (above); going on" >&2
-            continue
-        fi
-        [ $header -eq 1 ] && echo "$out" | head -1
-        header=0
-        echo "$out" | tail -1
-    done
-    header=0
-done
+eval_rows "$qbench" "$models" "$configs" "$only"

@@ -5,9 +5,19 @@
 #ifndef QB_TEST_QEVAL_SIM_H
 #define QB_TEST_QEVAL_SIM_H
 
+#include "dataset.h"
+#include "iexec.h"
 #include "qeval.h"
 
 /* out: (n, n_classes) logits of q on n images x (NCHW). Fails the test on error. */
 void qb_test_sim_logits(qb_qmodel *q, const float *x, int n, float *out);
+
+/* Runs executor e and the simulation of q on every image of `test`, 64 at a
+ * time (x: room for 64 images), and returns how many top-1 predictions
+ * differ. Each difference must be a near tie in the simulation's own logits
+ * (a margin of at most 2% of their range: the one-code roundings the
+ * executor is allowed move logits by up to ~1.2% through ResNet-20's 20
+ * requantized layers); otherwise the test fails, naming the image. */
+int qb_test_prediction_differences(qb_iexec *e, qb_qmodel *q, const qb_images *test, float *x);
 
 #endif

@@ -121,14 +121,6 @@ static void test_pow2_int_codes(void **state)
 
 /* ---- models against the simulation ------------------------------------- */
 
-static int argmax(const float *z, int k)
-{
-    int b = 0;
-    for (int j = 1; j < k; j++)
-        if (z[j] > z[b]) b = j;
-    return b;
-}
-
 /* The input floats of weighted layer li as the executor holds them
  * (NHWC), and the flattened source's (c, hw) for dense weight columns. */
 static const float *layer_input(const qb_iexec *e, const qb_qmodel *q, int li, const float *x0, int *fc, int *fhw)
@@ -236,28 +228,12 @@ static void check(const char *arch, const char *scheme, int wbits, const char *g
     }
     assert_true(worst <= 1.0);
 
-    int k = q.model.n_classes, differ = 0;
-    float *zs = malloc((size_t)(64 * k) * sizeof(float));
-    for (int b0 = 0; b0 < d.test.n; b0 += 64) {
-        int n = d.test.n - b0 < 64 ? d.test.n - b0 : 64, idx[64];
-        for (int i = 0; i < n; i++) idx[i] = b0 + i;
-        qb_images_batch(&d.test, idx, n, x, NULL);
-        assert_int_equal(qb_iexec_forward(e, x, n), QB_OK);
-        qb_test_sim_logits(&q, x, n, zs);
-        for (int i = 0; i < n; i++) {
-            const float *zi = qb_iexec_logits(e) + i * k, *zq = zs + i * k;
-            if (argmax(zi, k) == argmax(zq, k)) continue;
-            differ++;
-            float mx = zq[0], mn = zq[0];
-            for (int j = 1; j < k; j++) mx = zq[j] > mx ? zq[j] : mx, mn = zq[j] < mn ? zq[j] : mn;
-            assert_true(zq[argmax(zq, k)] - zq[argmax(zi, k)] <= 0.02 * (mx - mn)); /* a near tie */
-        }
-    }
+    int differ = qb_test_prediction_differences(e, &q, &d.test, x);
     print_message("  %-6s %-8s w%-2d %-7s %-12s %-34s layers within %.2f of the fp32 bound; %d of %d "
                   "predictions differ\n", arch, scheme, wbits, gran, be->name, qb_iexec_backend_label(e), worst,
                   differ, d.test.n);
     assert_true(differ * 50 <= d.test.n);
-    free(x), free(zs);
+    free(x);
     qb_iexec_free(e);
     qb_qmodel_free(&q);
     qb_qeval_close(ev);
