@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "args.h"
+#include "clock.h"
 #include "commands.h"
 #include "exec.h"
 #include "gemm.h"
@@ -20,13 +20,6 @@
 #include "stats.h"
 
 #define MAX_REPS 200
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Times fa and fb alternately (a, b, a, b, ...) for at least min_reps pairs
  * and min_seconds, so that a change in machine load hits both alike; the
@@ -39,14 +32,14 @@ static void median_times(timed_fn fa, void *ca, timed_fn fb, void *cb, int min_r
     fa(ca); /* warm-up */
     fb(cb);
     int n = 0;
-    double start = now();
-    while (n < MAX_REPS && (n < min_reps || now() - start < min_seconds)) {
-        double t0 = now();
+    double start = qb_now();
+    while (n < MAX_REPS && (n < min_reps || qb_now() - start < min_seconds)) {
+        double t0 = qb_now();
         fa(ca);
-        double t1 = now();
+        double t1 = qb_now();
         fb(cb);
         a[n] = t1 - t0;
-        b[n++] = now() - t1;
+        b[n++] = qb_now() - t1;
     }
     *ta = qb_median(a, (size_t)n);
     *tb = qb_median(b, (size_t)n);

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "args.h"
+#include "clock.h"
 #include "commands.h"
 #include "quant.h"
 #include "rng.h"
@@ -19,13 +19,6 @@
 #include "uniform_kernels.h"
 
 #define CMD "bench-quant"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 typedef struct {
     float *x, *y;
@@ -58,9 +51,9 @@ static void median_times(const job_fn *fn, int nfn, job *j, int reps, double *t)
     for (int f = 0; f < nfn; f++) fn[f](j); /* warm-up: page faults, caches */
     for (int r = 0; r < reps; r++)
         for (int f = 0; f < nfn; f++) {
-            double t0 = now();
+            double t0 = qb_now();
             fn[f](j);
-            s[f][r] = now() - t0;
+            s[f][r] = qb_now() - t0;
         }
     for (int f = 0; f < nfn; f++) t[f] = qb_median(s[f], (size_t)reps);
 }
@@ -84,9 +77,9 @@ static qb_status bench_fake_quant(int reps)
     qb_quant_config c;
     qb_status st = qb_quant_config_parse(&c, "uniform-sym", 8, "channel", "minmax", "nearest");
     qb_qparams p = {0};
-    double t0 = now();
+    double t0 = qb_now();
     if (st == QB_OK) st = qb_qparams_fit(&p, &c, x, 2, shape);
-    double t_fit = now() - t0;
+    double t_fit = qb_now() - t0;
     if (st == QB_OK) {
         job j = {x, y, q, n, &p, QB_OK};
         const job_fn fns[3] = {do_memcpy, do_fake, do_two_step};
@@ -128,9 +121,9 @@ static qb_status bench_kmeans(int reps)
     if (reps > 16) reps = 16;
     for (int k = 0; k < reps && st == QB_OK; k++) {
         qb_qparams p;
-        double t0 = now();
+        double t0 = qb_now();
         st = qb_qparams_fit(&p, &c, x, 1, &n);
-        t[k] = now() - t0;
+        t[k] = qb_now() - t0;
         if (st == QB_OK) qb_qparams_free(&p);
     }
     if (st == QB_OK) {
@@ -161,10 +154,10 @@ static qb_status bench_kl(int reps)
     qb_status st = QB_OK;
     for (int k = 0; k < reps && st == QB_OK; k++) {
         qb_observer_reset(o);
-        double t0 = now();
+        double t0 = qb_now();
         for (int64_t i = 0; i < n; i += batch) qb_observer_update(o, x + i, n - i < batch ? n - i : batch);
         st = qb_observer_range(o, &kl, &qb_scheme_uniform_asym, 8, 0, &lo, &hi);
-        t[k] = now() - t0;
+        t[k] = qb_now() - t0;
     }
     if (st == QB_OK) {
         double med = qb_median(t, (size_t)reps);

@@ -11,10 +11,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
+#include "clock.h"
 #include "commands.h"
 #include "rng.h"
 #include "status.h"
@@ -101,20 +101,13 @@ static qb_status write_run(const char *dir, long cells, int reps, uint64_t seed,
     return bad ? qb_error(QB_ERR_IO, "%s: write failed", dir) : QB_OK;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Runs `self args...` quietly; returns its exit status, its wall time and
  * its CPU time (user + system, with the gnuplot processes it waited for):
  * on a shared machine the wall time also counts other people's work. */
 static int timed(const char *self, char *const args[], double *seconds, double *cpu)
 {
     fflush(stdout); /* or the child repeats what is buffered */
-    double t0 = now();
+    double t0 = qb_now();
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
@@ -126,7 +119,7 @@ static int timed(const char *self, char *const args[], double *seconds, double *
     struct rusage ru;
     while (wait4(pid, &status, 0, &ru) < 0)
         if (errno != EINTR) return -1;
-    *seconds = now() - t0;
+    *seconds = qb_now() - t0;
     *cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
            (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -164,11 +157,11 @@ int qb_cmd_bench_reports(int argc, char **argv)
     snprintf(base, sizeof base, "%s/base", root);
     snprintf(cur, sizeof cur, "%s/cur", root);
     snprintf(out, sizeof out, "%s/out", root);
-    double t0 = now();
+    double t0 = qb_now();
     if ((s = write_run(base, cells, reps, 1, 0)) != QB_OK || (s = write_run(cur, cells, reps, 2, 1)) != QB_OK)
         return qb_cmd_fail("bench-reports", s);
     printf("generated two runs of %d cells x %d repetitions in %.2f s (%s)\n", cells, reps,
-           now() - t0, root);
+           qb_now() - t0, root);
     char *check_args[] = {self, "check", base, cur, "-o", out, NULL};
     char *compare_args[] = {self, "compare", base, cur, "-o", out, NULL};
     double tc = 0, tm = 0, cc = 0, cm = 0;

@@ -7,18 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "peers.h"
 #include "rng.h"
 #include "stats.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* ---- prepared state of one implementation on one shape ---------------- */
 
@@ -310,12 +303,12 @@ qb_status kb_measure_shape(const kb_impl *const *ims, int n, const kb_shape *s, 
     /* warm-up: also sizes each sample */
     double total = 0;
     for (int i = 0; i < n && !rc; i++) {
-        double t0 = now(), t = 0;
+        double t0 = qb_now(), t = 0;
         int calls = 0;
         do {
             if ((rc = ims[i]->call(&st[i]))) break;
             calls++;
-            t = now() - t0;
+            t = qb_now() - t0;
         } while (t < 0.02 || calls < 2);
         double per = t / calls;
         inner[i] = per >= 0.002 ? 1 : (int)(0.002 / per) + 1;
@@ -325,9 +318,9 @@ qb_status kb_measure_shape(const kb_impl *const *ims, int n, const kb_shape *s, 
     rounds = rounds < 5 ? 5 : rounds > MAX_SAMPLES ? MAX_SAMPLES : rounds;
     for (int r = 0; r < rounds && !rc; r++)
         for (int i = 0; i < n && !rc; i++) {
-            double t0 = now();
+            double t0 = qb_now();
             for (int j = 0; j < inner[i] && !rc; j++) rc = ims[i]->call(&st[i]);
-            ts[i * MAX_SAMPLES + r] = (now() - t0) / inner[i];
+            ts[i * MAX_SAMPLES + r] = (qb_now() - t0) / inner[i];
         }
     for (int i = 0; i < n && !rc; i++) {
         kb_result *o = &out[i];
@@ -437,15 +430,15 @@ qb_status kb_memory(const kb_env *env, int64_t n, int64_t k, double *dram_bytes_
     int calls = (int)(bytes / one) + 1;
     double tp[MAX_SAMPLES], tg[MAX_SAMPLES];
     int rounds = 0;
-    double t_end = now() + 4 * env->min_time;
-    for (int warm = 1; rounds < MAX_SAMPLES && (warm || rounds < 5 || now() < t_end);) {
-        double t0 = now();
+    double t_end = qb_now() + 4 * env->min_time;
+    for (int warm = 1; rounds < MAX_SAMPLES && (warm || rounds < 5 || qb_now() < t_end);) {
+        double t0 = qb_now();
         if (env->pool) qb_pool_run(env->pool, sum_task, &sc);
         else sum_task(&sc, 0, 1);
-        double t1 = now();
+        double t1 = qb_now();
         for (int i = 0; i < calls; i++)
             if ((s = gemv_call(&g))) goto done;
-        double t2 = now();
+        double t2 = qb_now();
         if (warm) {
             warm = 0;
             continue;

@@ -10,22 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "archs.h"
 #include "exec.h"
 #include "iexec.h"
 #include "modelfile.h"
 #include "qeval.h"
 #include "stats.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* The model file to use: the trained one, or a random-weight one written
  * to tmpdir. */
@@ -155,25 +148,25 @@ qb_status kb_model_e2e(const kb_env *env, const char *arch, int batch, const qb_
     for (int i = 0; i < batch; i += d.test.n) /* real images, repeated if needed */
         qb_images_batch(&d.test, NULL, batch - i < d.test.n ? batch - i : d.test.n, x + i * per, NULL);
     /* warm up, then interleaved samples of about 20 ms */
-    double t0 = now();
+    double t0 = qb_now();
     int calls = 0;
-    while ((now() - t0 < env->min_time / 4 || calls < 2) && !st) {
+    while ((qb_now() - t0 < env->min_time / 4 || calls < 2) && !st) {
         st = qb_exec_forward(fe, x, batch);
         if (!st) st = qb_iexec_forward(ie, x, batch);
         calls++;
     }
     if (st) goto done;
-    double per_pair = (now() - t0) / calls;
+    double per_pair = (qb_now() - t0) / calls;
     int inner = per_pair >= 0.02 ? 1 : (int)(0.02 / per_pair) + 1, rounds = (int)(env->min_time * 2 / (per_pair * inner));
     rounds = rounds < 5 ? 5 : rounds > 15 ? 15 : rounds;
     double tf[15], ti[15];
     for (int r = 0; r < rounds && !st; r++) {
-        double a = now();
+        double a = qb_now();
         for (int j = 0; j < inner && !st; j++) st = qb_exec_forward(fe, x, batch);
-        double b = now();
+        double b = qb_now();
         for (int j = 0; j < inner && !st; j++) st = qb_iexec_forward(ie, x, batch);
         tf[r] = (b - a) / inner;
-        ti[r] = (now() - b) / inner;
+        ti[r] = (qb_now() - b) / inner;
     }
     if (st) goto done;
     double ops = 2.0 * (double)qb_model_macs(m) * batch;

@@ -67,8 +67,11 @@ qb_status qb_write_layers_csv(const char *path, const char *cell_id, const char 
     qb_safefile sf;
     qb_status s = qb_safefile_open(&sf, path);
     if (s != QB_OK) return s;
-    qb_csv_line l = {0};
-    return finish(&sf, &l, qb_print_layers_csv(sf.fp, path, cell_id, model, rows, n));
+    if ((s = qb_print_layers_csv(sf.fp, path, cell_id, model, rows, n)) != QB_OK) {
+        qb_safefile_abort(&sf);
+        return s;
+    }
+    return qb_safefile_commit(&sf);
 }
 
 qb_status qb_write_pareto_csv(const char *path, const char *cell_id, const char *model,

@@ -4,15 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "stats.h"
-
-double qb_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 qb_status qb_time_reps(const qb_timing_opts *o, qb_rep_fn fn, void *ctx, const qb_timing_hooks *h,
                        qb_timing *out)

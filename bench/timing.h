@@ -7,6 +7,7 @@
 #ifndef QB_TIMING_H
 #define QB_TIMING_H
 
+#include "clock.h"
 #include "status.h"
 
 typedef struct {
@@ -31,8 +32,6 @@ typedef struct {
     double timed_seconds; /* sum of the repetitions */
 } qb_timing;
 
-/* Monotonic seconds. */
-double qb_now(void);
 
 /* Runs fn per the options. A failing fn (or hook) stops the loop and its
  * status is returned; `out` then holds the repetitions done so far. */

@@ -1,17 +1,10 @@
 /* Time and peak-memory cost of a step (see procmem.h). */
 #include "procmem.h"
+#include "clock.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* A "Key:   123 kB" line of /proc/self/status, in MB; NAN if absent. */
 static double status_mb(const char *key)
@@ -39,12 +32,12 @@ void qb_cost_start(qb_cost_meter *m)
         fclose(f);
     }
     m->rss0_mb = status_mb("VmRSS");
-    m->t0 = now();
+    m->t0 = qb_now();
 }
 
 void qb_cost_stop(const qb_cost_meter *m, double *seconds, double *peak_mb)
 {
-    *seconds = now() - m->t0;
+    *seconds = qb_now() - m->t0;
     double hwm = status_mb("VmHWM");
     *peak_mb = isnan(hwm) || isnan(m->rss0_mb) ? NAN : hwm > m->rss0_mb ? hwm - m->rss0_mb : 0.0;
 }

@@ -5,8 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "layers.h"
 
 struct qb_exec {
@@ -243,18 +243,11 @@ nomem:
 
 void qb_exec_set_profile(qb_exec *e, double *seconds) { e->profile = seconds; }
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Adds the time since *t to layer i's profile entry and restarts *t. */
 static void profile_lap(const qb_exec *e, int i, double *t)
 {
     if (!e->profile) return;
-    double t1 = now_seconds();
+    double t1 = qb_now();
     e->profile[i] += t1 - *t;
     *t = t1;
 }
@@ -430,7 +423,7 @@ static qb_status forward_layers(qb_exec *e, const float *x, int batch)
     e->batch = batch;
     e->input = x;
     int fuse_ok = e->mode == QB_EXEC_INFER && !e->hooks.output;
-    double t0 = e->profile ? now_seconds() : 0;
+    double t0 = e->profile ? qb_now() : 0;
     for (int i = 0; i < m->n_layers; i++) {
         if (i > 0) profile_lap(e, i - 1, &t0);
         qb_layer *l = &m->layers[i];

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "iexec_float.h"
 #include "iweights.h"
 #include "nhwc_ops.h"
@@ -701,18 +701,11 @@ static qb_status run_layer(qb_iexec *e, int li, int nb)
     }
 }
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Adds the time since *t to slot and restarts *t (profiling only). */
 static void profile_lap(const qb_iexec *e, int slot, double *t)
 {
     if (!e->profile) return;
-    double t1 = now_seconds();
+    double t1 = qb_now();
     e->profile[slot] += t1 - *t;
     *t = t1;
 }
@@ -726,7 +719,7 @@ qb_status qb_iexec_forward(qb_iexec *e, const float *x, int batch)
     int hw = m->in_h * m->in_w, k = m->n_classes;
     for (int b0 = 0; b0 < batch; b0 += e->sub) {
         int nb = batch - b0 < e->sub ? batch - b0 : e->sub;
-        double t = e->profile ? now_seconds() : 0;
+        double t = e->profile ? qb_now() : 0;
         const float *xb = x + (int64_t)b0 * in->numel;
         if (e->in_nhwc) { /* NCHW -> NHWC */
             for (int i = 0; i < nb; i++)

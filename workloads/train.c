@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "exec.h"
 #include "layers.h"
 #include "modelfile.h"
@@ -16,13 +16,6 @@
 #include "version.h"
 
 #define EVAL_BATCH 250
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 void qb_augment_image(const float *src, float *dst, int c, int h, int w, int dy, int dx, int flip,
                       float background)
@@ -299,7 +292,7 @@ qb_status qb_train(const qb_train_options *o, const qb_fmnist *data, qb_train_re
     int64_t steps_per_epoch = (train.n + batch - 1) / batch;
     int64_t total = steps_per_epoch * r->epochs, warmup = steps_per_epoch * r->warmup_epochs;
     for (int epoch = start_epoch; epoch < r->epochs; epoch++) {
-        double t0 = now_seconds(), last_draw = 0;
+        double t0 = qb_now(), last_draw = 0;
         qb_rng er = qb_train_epoch_order(o->seed, epoch, order, train.n);
         double loss_sum = 0;
         long right = 0;
@@ -319,7 +312,7 @@ qb_status qb_train(const qb_train_options *o, const qb_fmnist *data, qb_train_re
             qb_sgd_step(&opt, r, qb_train_lr(r, epoch * steps_per_epoch + step, total, warmup));
             loss_sum += (double)loss * n;
             right += correct;
-            double t = now_seconds() - t0;
+            double t = qb_now() - t0;
             if (o->progress && (t - last_draw > 0.5 || step + 1 == steps_per_epoch)) {
                 last_draw = t;
                 double frac = (double)(step + 1) / (double)steps_per_epoch;
@@ -332,7 +325,7 @@ qb_status qb_train(const qb_train_options *o, const qb_fmnist *data, qb_train_re
                 fflush(stderr);
             }
         }
-        double epoch_s = now_seconds() - t0;
+        double epoch_s = qb_now() - t0;
         seconds += epoch_s;
         res->final_loss = loss_sum / train.n;
         if ((s = qb_accuracy(&m, &data->calib, o->pool, &res->calib_accuracy)) != QB_OK) goto done;

@@ -2,8 +2,8 @@
  * scratch memory (see kernel_impl.h). */
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 #include "backend.h"
+#include "clock.h"
 #include "kernel_impl.h"
 
 /* The test hook QBENCH_TEST_SLOWDOWN (see kernel_impl.h), read once. */
@@ -23,13 +23,6 @@ double qb_kernel_test_slowdown(void)
 {
     pthread_once(&slowdown_once, read_slowdown);
     return slowdown;
-}
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 struct blocks_ctx {
@@ -76,10 +69,10 @@ void qb_run_blocks(qb_pool *pool, int64_t m, int64_t n, int64_t row_block, int64
         run_blocks(pool, m, n, row_block, n_unit, macs, fn, ctx);
         return;
     }
-    double t0 = now_seconds();
+    double t0 = qb_now();
     run_blocks(pool, m, n, row_block, n_unit, macs, fn, ctx);
-    double end = now_seconds() + (f - 1) * (now_seconds() - t0);
-    while (now_seconds() < end) {
+    double end = qb_now() + (f - 1) * (qb_now() - t0);
+    while (qb_now() < end) {
     }
 }
 
