@@ -426,6 +426,11 @@ static void test_conv_matches_definition(void **state)
                          .pad_bottom = 1, .pad_right = 1};
     run_conv_case(&r, &res, 0, QB_OUT_U8, pool);
     run_conv_case(&r, &res, 1, QB_OUT_U8, pool);
+    /* one image whose bordered copy (over 64 KiB) is shared by the threads row by row */
+    qb_conv_shape big = {.batch = 1, .in_h = 40, .in_w = 40, .in_c = 64, .out_c = 16, .k_h = 3, .k_w = 3,
+                         .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1,
+                         .pad_bottom = 1, .pad_right = 1};
+    run_conv_case(&r, &big, 0, QB_OUT_U8, pool);
     qb_pool_free(pool);
 }
 

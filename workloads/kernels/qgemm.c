@@ -94,24 +94,26 @@ struct border_ctx {
     uint8_t *xp, zp;
 };
 
-static void border_images(void *p, int tid, int64_t b0, int64_t b1)
+/* Bordered rows [r0, r1) of all images (image b, row y is b * in_h + y):
+ * split by rows, not images, so that a batch of one is shared too. */
+static void border_rows(void *p, int tid, int64_t r0, int64_t r1)
 {
     (void)tid;
     struct border_ctx *c = p;
     const qb_conv_shape *s = c->src, *d = c->dst;
     int64_t row = s->in_w * s->in_c, prow = d->in_w * d->in_c, left = s->pad_left * s->in_c;
-    for (int64_t b = b0; b < b1; b++)
-        for (int64_t y = 0; y < d->in_h; y++) {
-            uint8_t *o = c->xp + (b * d->in_h + y) * prow;
-            int64_t iy = y - s->pad_top;
-            if (iy < 0 || iy >= s->in_h) {
-                memset(o, c->zp, (size_t)prow);
-                continue;
-            }
-            memset(o, c->zp, (size_t)left);
-            memcpy(o + left, c->x + (b * s->in_h + iy) * row, (size_t)row);
-            memset(o + left + row, c->zp, (size_t)(prow - left - row));
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t b = r / d->in_h, y = r % d->in_h;
+        uint8_t *o = c->xp + r * prow;
+        int64_t iy = y - s->pad_top;
+        if (iy < 0 || iy >= s->in_h) {
+            memset(o, c->zp, (size_t)prow);
+            continue;
         }
+        memset(o, c->zp, (size_t)left);
+        memcpy(o + left, c->x + (b * s->in_h + iy) * row, (size_t)row);
+        memset(o + left + row, c->zp, (size_t)(prow - left - row));
+    }
 }
 
 /* Runs a job whose row source is set: plans scratch, prepares rows, runs.
@@ -163,7 +165,7 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
     if (unpadded) {
         struct border_ctx bc = {unpadded, bs, job->x, (uint8_t *)qb_scratch_take(&cur, (size_t)border_bytes),
                                 (uint8_t)a_zp};
-        qb_run_rows(pool, bs->batch, border_bytes, border_images, &bc);
+        qb_run_rows(pool, bs->batch * bs->in_h, border_bytes, border_rows, &bc);
         job->x = src.x = bc.xp;
     }
     if (need_copy || zp) qb_run_rows(pool, m, m * w->k, prep_rows, &prep);
