@@ -72,7 +72,9 @@ static void budgets(qb_doc *d, const qb_run *run, const qb_model_ref *m, size_t 
     qb_doc_heading(d, 2, "What to ship");
     qb_doc_para(d, "For each model, the fastest and the smallest quantized configuration whose "
                 "accuracy drop against fp32 stays within each budget, on the model's reference "
-                "placement. The drop's 95%% interval is paired over the same test images.");
+                "placement. The drop's 95%% interval is paired over the same test images. "
+                "Configurations whose latency intervals overlap the fastest one's count as "
+                "equally fast; of those, the one with the smallest drop is shown.");
     for (size_t k = 0; k < nm; k++) {
         if (!m[k].placement) continue;
         qb_doc_heading(d, 3, "%s", m[k].model);

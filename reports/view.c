@@ -105,21 +105,49 @@ size_t qb_pareto_front(const double *x, const double *y, size_t n, size_t *front
     return k;
 }
 
+static int within_budget(const qb_model_ref *m, const qb_result *r, double budget_pp)
+{
+    return qb_view_on_ref(m, r) && !qb_result_is_fp32(r) && r->drop_pp <= budget_pp;
+}
+
+/* Is r's latency indistinguishable from f's (f has the lowest median)?
+ * Their 95% intervals overlap; without intervals, equal medians. */
+static int as_fast_as(const qb_result *r, const qb_result *f)
+{
+    if (r->latency_ms_median == f->latency_ms_median) return 1;
+    if (isnan(r->latency_ms_ci_low) || isnan(f->latency_ms_ci_high)) return 0;
+    return r->latency_ms_ci_low <= f->latency_ms_ci_high;
+}
+
+/* Ties broken by accuracy, then a fixed order: never by timing noise. */
+static int better_tied(const qb_result *r, const qb_result *best, double r_key, double best_key)
+{
+    if (r->drop_pp != best->drop_pp) return r->drop_pp < best->drop_pp;
+    if (r_key != best_key) return r_key < best_key;
+    return r->line < best->line;
+}
+
 void qb_view_best_under(const qb_run *run, const qb_model_ref *m, double budget_pp,
                         const qb_result **fastest, const qb_result **smallest)
 {
-    *fastest = *smallest = NULL;
+    const qb_result *lowest = NULL, *fast = NULL, *small = NULL;
     for (size_t i = 0; i < run->n_results; i++) {
         const qb_result *r = &run->results[i];
-        if (!qb_view_on_ref(m, r) || qb_result_is_fp32(r) || !(r->drop_pp <= budget_pp)) continue;
-        const qb_result *f = *fastest, *s = *smallest;
-        if (!isnan(r->latency_ms_median) &&
-            (!f || r->latency_ms_median < f->latency_ms_median ||
-             (r->latency_ms_median == f->latency_ms_median && r->size_bytes < f->size_bytes)))
-            *fastest = r;
-        if (!isnan(r->size_bytes) &&
-            (!s || r->size_bytes < s->size_bytes ||
-             (r->size_bytes == s->size_bytes && r->latency_ms_median < s->latency_ms_median)))
-            *smallest = r;
+        if (!within_budget(m, r, budget_pp) || isnan(r->latency_ms_median)) continue;
+        if (!lowest || r->latency_ms_median < lowest->latency_ms_median) lowest = r;
     }
+    for (size_t i = 0; i < run->n_results; i++) {
+        const qb_result *r = &run->results[i];
+        if (!within_budget(m, r, budget_pp)) continue;
+        if (lowest && !isnan(r->latency_ms_median) && as_fast_as(r, lowest) &&
+            (!fast || better_tied(r, fast, r->size_bytes, fast->size_bytes)))
+            fast = r;
+        if (!isnan(r->size_bytes) &&
+            (!small || r->size_bytes < small->size_bytes ||
+             (r->size_bytes == small->size_bytes &&
+              better_tied(r, small, r->latency_ms_median, small->latency_ms_median))))
+            small = r;
+    }
+    *fastest = fast;
+    *smallest = small;
 }

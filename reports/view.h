@@ -35,9 +35,13 @@ void qb_view_sort(const qb_result **rows, size_t n);
 size_t qb_pareto_front(const double *x, const double *y, size_t n, size_t *front);
 
 /* Among m's finished quantized cells on the reference placement whose
- * accuracy drop is within `budget_pp`: the fastest (lowest median latency;
- * smaller size breaks ties) and the smallest (fewest bytes; lower latency
- * breaks ties). NULL when none qualifies. */
+ * accuracy drop is within `budget_pp`: the fastest and the smallest. The
+ * fastest is, of the cells as fast as the lowest median latency (95%
+ * latency intervals overlapping it), the one with the smallest drop (then
+ * the smaller, then the first in the file), so that two configurations
+ * running the same kernel are not told apart by timing noise. The
+ * smallest has the fewest bytes (ties: smaller drop, lower latency, file
+ * order). NULL when none qualifies. */
 void qb_view_best_under(const qb_run *run, const qb_model_ref *m, double budget_pp,
                         const qb_result **fastest, const qb_result **smallest);
 

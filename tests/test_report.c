@@ -260,6 +260,45 @@ static void test_pareto_and_budgets(void **state)
     free(dir);
 }
 
+/* One quantized cell for the budget tests: latency median and 95% interval,
+ * drop, size. */
+static qb_result budget_cell(double lat, double lo, double hi, double drop, double size, size_t line)
+{
+    return (qb_result){.model = "m", .scheme = "uniform-sym", .placement = "core", .scenario = "latency",
+                       .status = "ok", .latency_ms_median = lat, .latency_ms_ci_low = lo,
+                       .latency_ms_ci_high = hi, .drop_pp = drop, .size_bytes = size, .line = line};
+}
+
+static void test_budget_ties_follow_accuracy_not_noise(void **state)
+{
+    (void)state;
+    qb_result cells[] = {
+        budget_cell(1.00, 0.97, 1.04, 0.40, 100, 2), /* lowest median */
+        budget_cell(1.02, 0.99, 1.05, 0.10, 100, 3), /* within its interval, more accurate */
+        budget_cell(1.30, 1.25, 1.35, 0.00, 50, 4),  /* clearly slower, smallest, most accurate */
+        budget_cell(1.01, 0.98, 1.03, 0.90, 100, 5), /* as fast, over the 0.5 budget */
+        budget_cell(1.30, 1.26, 1.33, 0.05, 50, 6),  /* same size as cell 4, less accurate */
+    };
+    qb_run run = {.n_results = QB_ARRAY_LEN(cells), .results = cells};
+    qb_model_ref m = {.model = "m", .placement = "core", .scenario = "latency"};
+    const qb_result *fast, *small;
+    qb_view_best_under(&run, &m, 0.5, &fast, &small);
+    assert_ptr_equal(fast, &cells[1]);
+    assert_ptr_equal(small, &cells[2]);
+    /* without an overlap the lowest median wins even if less accurate */
+    cells[1].latency_ms_ci_low = 1.05;
+    qb_view_best_under(&run, &m, 0.5, &fast, &small);
+    assert_ptr_equal(fast, &cells[0]);
+    /* without intervals only equal medians tie */
+    for (size_t i = 0; i < QB_ARRAY_LEN(cells); i++) cells[i].latency_ms_ci_low = cells[i].latency_ms_ci_high = NAN;
+    cells[1].latency_ms_median = 1.00;
+    qb_view_best_under(&run, &m, 0.5, &fast, &small);
+    assert_ptr_equal(fast, &cells[1]);
+    cells[1].latency_ms_median = 1.001;
+    qb_view_best_under(&run, &m, 0.5, &fast, &small);
+    assert_ptr_equal(fast, &cells[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_plot_command),
         cmocka_unit_test(test_report_bad_input_exit_2),
         cmocka_unit_test(test_pareto_and_budgets),
+        cmocka_unit_test(test_budget_ties_follow_accuracy_not_noise),
     };
     qb_test_apply_filter();
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);
