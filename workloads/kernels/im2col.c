@@ -62,3 +62,35 @@ void qb_im2col_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t
         }
     }
 }
+
+void qb_im2col_chw_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t m0, int64_t m1,
+                      uint8_t *dst, int64_t ldd)
+{
+    int64_t pix = s->out_h * s->out_w, taps = s->k_h * s->k_w, k = s->in_c * taps;
+    int64_t b = m0 / pix, oy = m0 % pix / s->out_w, ox = m0 % s->out_w;
+    for (int64_t m = m0; m < m1; m++) {
+        uint8_t *d = dst + m * ldd;
+        const uint8_t *img = x + b * s->in_h * s->in_w * s->in_c;
+        int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
+        for (int64_t ky = 0; ky < s->k_h; ky++) {
+            int64_t iy = iy0 + ky * s->dil_h;
+            for (int64_t kx = 0; kx < s->k_w; kx++) {
+                int64_t ix = ix0 + kx * s->dil_w, t = ky * s->k_w + kx;
+                if (iy < 0 || iy >= s->in_h || ix < 0 || ix >= s->in_w) {
+                    for (int64_t c = 0; c < s->in_c; c++) d[c * taps + t] = pad;
+                    continue;
+                }
+                const uint8_t *src = img + (iy * s->in_w + ix) * s->in_c; /* one pixel's channels */
+                for (int64_t c = 0; c < s->in_c; c++) d[c * taps + t] = src[c];
+            }
+        }
+        for (int64_t i = k; i < ldd; i++) d[i] = 0;
+        if (++ox == s->out_w) {
+            ox = 0;
+            if (++oy == s->out_h) {
+                oy = 0;
+                b++;
+            }
+        }
+    }
+}

@@ -139,14 +139,20 @@ static inline int qb_panel_width(int64_t n, int64_t p)
     return (int)(left < QB_PANEL ? left : QB_PANEL);
 }
 
-/* 4-bit x int8: activations already quantized per row. */
+/* 4-bit x int8: activations already quantized per row (qb_q4_gemm), or
+ * uint8 codes moved to int8 (code - 128) with their zero point (qb_q4a8_*).
+ * Per group S = sum a code - zp(n, g) a_gsum - a_zp csum(n, g), exact; then
+ * acc = fma(S, scale(n, g), acc) group by group and the epilogue:
+ * rq NULL: y = fma(acc, a_scale[m], bias[n]); else qb_requant's F32 one. */
 struct qb_q4_job {
-    const int8_t *a;           /* (m, kp) int8, zero past k */
+    const int8_t *a;           /* (m, kp) int8; past k: 0 */
     int64_t lda;
-    const float *a_scale;      /* (m) */
+    const float *a_scale;      /* (m), when rq is NULL */
     const int32_t *a_gsum;     /* (m, kp / group) sum of a over each group */
+    int32_t a_zp;              /* activation zero point in a's units (code zp - 128), or 0 */
     const qb_q4weights *w;
-    const float *bias;         /* (n) or NULL */
+    const float *bias;         /* (n) or NULL, when rq is NULL */
+    const qb_requant *rq;      /* QB_OUT_F32 epilogue, or NULL */
     float *y;
     int64_t ldy;
 };
@@ -185,6 +191,16 @@ struct qb_bf16_job {
 };
 typedef struct qb_bf16_job qb_bf16_job;
 
+/* qb_requant's F32 epilogue of one element whose sum is acc (a float). */
+static inline void qb_store_f32(const qb_requant *rq, float *c, int64_t idx, float acc, int64_t n)
+{
+    float y = fmaf(acc, rq->scale[n], rq->fbias ? rq->fbias[n] : 0.0f);
+    if (rq->residual) y = y + rq->residual[idx];
+    y = rq->relu && !(y > 0) ? 0.0f : y;
+    c[idx] = y;
+    if (rq->codes) rq->codes[idx] = qb_float_code(y, rq->code_scale, rq->code_zp, rq->code_lo, rq->code_hi);
+}
+
 /* Per-element epilogue shared by the scalar paths: the accumulator with its
  * offsets becomes the stored value. */
 static inline void qb_store_out(const qb_requant *rq, void *c, int64_t idx, int32_t acc, int64_t n)
@@ -197,14 +213,7 @@ static inline void qb_store_out(const qb_requant *rq, void *c, int64_t idx, int3
         ((int8_t *)c)[idx] = (int8_t)qb_requant_code(acc, rq->mult[n], rq->rshift[n], rq->zp, rq->lo, rq->hi);
         break;
     case QB_OUT_S32: ((int32_t *)c)[idx] = acc; break;
-    case QB_OUT_F32: {
-        float y = fmaf((float)acc, rq->scale[n], rq->fbias ? rq->fbias[n] : 0.0f);
-        if (rq->residual) y = y + rq->residual[idx];
-        y = rq->relu && !(y > 0) ? 0.0f : y;
-        ((float *)c)[idx] = y;
-        if (rq->codes) rq->codes[idx] = qb_float_code(y, rq->code_scale, rq->code_zp, rq->code_lo, rq->code_hi);
-        break;
-    }
+    case QB_OUT_F32: qb_store_f32(rq, (float *)c, idx, (float)acc, n); break;
     }
 }
 

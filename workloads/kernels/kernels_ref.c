@@ -48,6 +48,13 @@ static int q4_zp(const qb_q4weights *w, int64_t n, int64_t g)
     return w->zp[(blk * groups + g) * QB_Q4_BLOCK + c];
 }
 
+/* Sum of code - zero code over group g of channel n. */
+static int q4_csum(const qb_q4weights *w, int64_t n, int64_t g)
+{
+    int64_t blk = n / QB_Q4_BLOCK, c = n % QB_Q4_BLOCK, groups = w->kp / w->group;
+    return w->csum[(blk * groups + g) * QB_Q4_BLOCK + c];
+}
+
 void qb_q4gemm_block_ref(const qb_q4_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     const qb_q4weights *w = j->w;
@@ -63,9 +70,11 @@ void qb_q4gemm_block_ref(const qb_q4_job *j, int64_t m0, int64_t m1, int64_t n0,
                     dot += a[k] * q4_code(w, n, k);
                 }
                 dot -= q4_zp(w, n, g) * j->a_gsum[m * groups + g];
+                if (j->a_zp) dot -= j->a_zp * q4_csum(w, n, g);
                 acc = fmaf((float)dot, q4_scale(w, n, g), acc);
             }
-            j->y[m * j->ldy + n] = fmaf(acc, j->a_scale[m], j->bias ? j->bias[n] : 0.0f);
+            if (j->rq) qb_store_f32(j->rq, j->y, m * j->ldy + n, acc, n);
+            else j->y[m * j->ldy + n] = fmaf(acc, j->a_scale[m], j->bias ? j->bias[n] : 0.0f);
         }
     }
 }

@@ -1,7 +1,9 @@
 /* 4-bit weights with group scales x int8 activations (W4A8): packing and
- * the driver (see qkernels.h). Float activations are quantized per row on
- * the fly (symmetric int8, round half to even), which is what a batch-1
- * dense layer of a 4-bit model does at inference. */
+ * the drivers (see qkernels.h). qb_q4_gemm quantizes float activations per
+ * row on the fly (symmetric int8, round half to even), which is what a
+ * batch-1 dense layer of a 4-bit model does at inference; qb_q4a8_gemm and
+ * qb_q4a8_conv take the integer executor's uint8 codes with a zero point.
+ * Both hand the backends the same job: int8 rows and their group sums. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@ void qb_q4weights_free(qb_q4weights *w)
     if (!w) return;
     free(w->data);
     free(w->zp);
+    free(w->csum);
     memset(w, 0, sizeof *w);
 }
 
@@ -51,6 +54,12 @@ qb_status qb_q4weights_pack(qb_q4weights *out, int64_t n, int64_t k, int64_t gro
         }
         out->bytes += zbytes;
     }
+    out->csum_bytes = (size_t)(blocks * groups * QB_Q4_BLOCK) * sizeof(int16_t);
+    out->csum = qb_calloc(out->csum_bytes, 1);
+    if (!out->csum) {
+        qb_q4weights_free(out);
+        return QB_ERR_NOMEM;
+    }
     for (int64_t i = 0; i < n; i++) {
         int64_t blk = i / QB_Q4_BLOCK, c = i % QB_Q4_BLOCK;
         for (int64_t g = 0; g < groups; g++) {
@@ -68,6 +77,7 @@ qb_status qb_q4weights_pack(qb_q4weights *out, int64_t n, int64_t k, int64_t gro
                 return qb_error(QB_ERR_ARG, "4-bit zero point %d of channel %lld is above 15", z, (long long)i);
             }
             if (zp) out->zp[(blk * groups + g) * QB_Q4_BLOCK + c] = (uint8_t)z;
+            int32_t csum = 0;
             for (int64_t kin = 0; kin < group; kin++) {
                 int64_t kk = g * group + kin;
                 int q = kk < k ? codes[i * k + kk] : z; /* padding: code - zp = 0 */
@@ -78,7 +88,9 @@ qb_status qb_q4weights_pack(qb_q4weights *out, int64_t n, int64_t k, int64_t gro
                 }
                 uint8_t *byte = gp + (kin / 8) * 64 + c * 4 + kin % 4;
                 *byte = (uint8_t)(*byte | ((kin % 8) < 4 ? q : q << 4));
+                csum += q - z;
             }
+            out->csum[(blk * groups + g) * QB_Q4_BLOCK + c] = (int16_t)csum;
         }
     }
     return QB_OK;
@@ -111,6 +123,16 @@ static void run_range(void *p, int tid, int64_t m0, int64_t m1, int64_t n0, int6
     r->be->q4gemm(r->job, m0, m1, n0, n1);
 }
 
+/* Splits the job over the pool and counts its work. */
+static void run_job(const qb_backend *be, qb_pool *pool, int64_t m, const qb_q4_job *job, size_t weight_bytes)
+{
+    const qb_q4weights *w = job->w;
+    struct run_ctx r = {be, job};
+    qb_run_blocks(pool, m, w->n, be->row_block, QB_Q4_BLOCK, m * w->n * w->k, run_range, &r);
+    qb_work_add(QB_WORK_MACS, m * w->n * w->k);
+    qb_work_add(QB_WORK_WEIGHT_BYTES, (long long)weight_bytes);
+}
+
 qb_status qb_q4_gemm(const qb_backend *be, qb_pool *pool, int64_t m, const float *x, int64_t ldx,
                      const qb_q4weights *w, const float *bias, float *y, int64_t ldy,
                      qb_scratch *scratch)
@@ -135,11 +157,116 @@ qb_status qb_q4_gemm(const qb_backend *be, qb_pool *pool, int64_t m, const float
     q.q.gsum = (int32_t *)qb_scratch_take(&cur, (size_t)(m * groups) * sizeof(int32_t));
     qb_run_rows(pool, m, m * w->k * 8, quantize_rows, &q);
 
-    qb_q4_job job = {q.q.a, w->kp, q.q.scale, q.q.gsum, w, bias, y, ldy};
-    struct run_ctx r = {be, &job};
-    qb_run_blocks(pool, m, w->n, be->row_block, QB_Q4_BLOCK, m * w->n * w->k, run_range, &r);
-    qb_work_add(QB_WORK_MACS, m * w->n * w->k);
-    qb_work_add(QB_WORK_WEIGHT_BYTES, (long long)w->bytes);
+    qb_q4_job job = {.a = q.q.a, .lda = w->kp, .a_scale = q.q.scale, .a_gsum = q.q.gsum, .w = w, .bias = bias,
+                     .y = y, .ldy = ldy};
+    run_job(be, pool, m, &job, w->bytes);
     qb_scratch_free(&owned);
     return QB_OK;
+}
+
+/* ---- uint8 activation codes ------------------------------------------------ */
+
+/* Rows of the job from uint8 codes: copied (or gathered by im2col in the
+ * weights' (c, ky, kx) order) as code - 128, zero past k, with the sum of
+ * each group. */
+struct prep_ctx {
+    const uint8_t *a;            /* dense rows, or NULL */
+    int64_t lda;
+    const qb_conv_shape *conv;   /* or a conv's NHWC input x */
+    const uint8_t *x;
+    uint8_t zp;
+    int64_t k, kp, group;
+    int8_t *dst;                 /* (m, kp) */
+    int32_t *gsum;               /* (m, kp / group) */
+};
+
+static void prep_rows(void *p, int tid, int64_t m0, int64_t m1)
+{
+    (void)tid;
+    const struct prep_ctx *c = p;
+    if (c->conv) qb_im2col_chw_u8(c->conv, c->x, c->zp, m0, m1, (uint8_t *)c->dst, c->kp);
+    int64_t groups = c->kp / c->group;
+    for (int64_t m = m0; m < m1; m++) {
+        uint8_t *d = (uint8_t *)c->dst + m * c->kp;
+        const uint8_t *src = c->conv ? d : c->a + m * c->lda;
+        for (int64_t i = 0; i < c->k; i++) d[i] = src[i] ^ 0x80; /* as int8: code - 128 */
+        memset(d + c->k, 0, (size_t)(c->kp - c->k));
+        const int8_t *row = c->dst + m * c->kp;
+        for (int64_t g = 0; g < groups; g++) {
+            int32_t sum = 0;
+            for (int64_t i = 0; i < c->group; i++) sum += row[g * c->group + i];
+            c->gsum[m * groups + g] = sum;
+        }
+    }
+}
+
+static qb_status run_codes(const qb_backend *be, qb_pool *pool, int64_t m, struct prep_ctx *prep, int32_t a_zp,
+                           const qb_q4weights *w, const qb_requant *rq, float *y, int64_t ldy,
+                           qb_scratch *scratch)
+{
+    be = qb_backend_or_best(be);
+    if (a_zp < 0 || a_zp > 255)
+        return qb_error(QB_ERR_ARG, "activation zero point %d is outside 0..255", a_zp);
+    qb_status st = qb_requant_check(rq, w->n);
+    if (st) return st;
+    if (rq->type != QB_OUT_F32)
+        return qb_error(QB_ERR_ARG, "4-bit group weights x uint8 codes: the output must be QB_OUT_F32 (the group "
+                        "scales make it float; ask for rq->codes to feed an int8 layer)");
+    if (m == 0) return QB_OK;
+    int64_t groups = w->kp / w->group;
+    qb_scratch_plan plan = {0};
+    qb_scratch_plan_add(&plan, (size_t)(m * w->kp));
+    qb_scratch_plan_add(&plan, (size_t)(m * groups) * sizeof(int32_t));
+    qb_scratch owned = {0};
+    char *cur = qb_scratch_get(scratch, &owned, &plan);
+    if (!cur) return QB_ERR_NOMEM;
+    prep->zp = (uint8_t)a_zp;
+    prep->k = w->k;
+    prep->kp = w->kp;
+    prep->group = w->group;
+    prep->dst = (int8_t *)qb_scratch_take(&cur, (size_t)(m * w->kp));
+    prep->gsum = (int32_t *)qb_scratch_take(&cur, (size_t)(m * groups) * sizeof(int32_t));
+    qb_run_rows(pool, m, m * w->k, prep_rows, prep);
+    qb_q4_job job = {.a = prep->dst, .lda = w->kp, .a_gsum = prep->gsum, .a_zp = a_zp - 128, .w = w, .rq = rq,
+                     .y = y, .ldy = ldy};
+    run_job(be, pool, m, &job, w->bytes + w->csum_bytes);
+    qb_scratch_free(&owned);
+    return QB_OK;
+}
+
+static qb_status check_q4(const qb_q4weights *w)
+{
+    if (!w || !w->data || !w->csum)
+        return qb_error(QB_ERR_ARG, "4-bit weights are not packed (use qb_q4weights_pack)");
+    return QB_OK;
+}
+
+qb_status qb_q4a8_gemm(const qb_backend *be, qb_pool *pool, const qb_q4a8_args *g)
+{
+    const qb_q4weights *w = g->w;
+    qb_status st = check_q4(w);
+    if (st) return st;
+    if (g->m < 0 || (g->m > 0 && (!g->a || !g->y)) || g->lda < w->k || g->ldy < w->n)
+        return qb_error(QB_ERR_ARG, "q4a8 gemm: bad sizes m=%lld lda=%lld (k=%lld) ldy=%lld (n=%lld)",
+                        (long long)g->m, (long long)g->lda, (long long)w->k, (long long)g->ldy, (long long)w->n);
+    struct prep_ctx prep = {.a = g->a, .lda = g->lda};
+    return run_codes(be, pool, g->m, &prep, g->a_zp, w, g->rq, g->y, g->ldy, g->scratch);
+}
+
+qb_status qb_q4a8_conv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *shape, const uint8_t *x,
+                       int32_t x_zp, const qb_q4weights *w, const qb_requant *rq, float *y,
+                       qb_scratch *scratch)
+{
+    qb_status st = check_q4(w);
+    if (st) return st;
+    qb_conv_shape s = *shape;
+    if ((st = qb_conv_shape_init(&s))) return st;
+    if (s.out_h != shape->out_h || s.out_w != shape->out_w)
+        return qb_error(QB_ERR_ARG, "conv shape: call qb_conv_shape_init first");
+    if (w->n != s.out_c || w->k != s.k_h * s.k_w * s.in_c)
+        return qb_error(QB_ERR_ARG, "4-bit conv: weights are (%lld, %lld) but the shape needs (%lld, %lld)",
+                        (long long)w->n, (long long)w->k, (long long)s.out_c, (long long)(s.k_h * s.k_w * s.in_c));
+    if (!x || !y) return qb_error(QB_ERR_ARG, "4-bit conv: missing input or output");
+    struct prep_ctx prep = {.conv = &s, .x = x};
+    return run_codes(be, pool, s.batch * s.out_h * s.out_w, &prep, x_zp, w, rq, y, s.out_c, scratch);
 }

@@ -1,5 +1,5 @@
 /* 4-bit weights x int8 activations for AVX2: vpmaddubsw of unsigned codes
- * (0..15) with signed activations cannot saturate (2 x 15 x 127 < 2^15),
+ * (0..15) with signed activations cannot saturate (2 x 15 x 128 < 2^15),
  * so the group sums are exact; the float part follows the reference's
  * order (bit-exact). A tile is 4 rows x 16 channels (two ymm). */
 #include <immintrin.h>
@@ -15,6 +15,8 @@ static void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nv
     const size_t gbytes = (size_t)G * 8 + 64;
     const uint8_t *gp = w->data + (size_t)(blk * groups) * gbytes;
     const uint8_t *zp = w->zp ? w->zp + blk * groups * QB_Q4_BLOCK : NULL;
+    const int16_t *cs = w->csum + blk * groups * QB_Q4_BLOCK;
+    const __m256i a_zp = _mm256_set1_epi32(j->a_zp);
     const int8_t *ar[MR];
     const int32_t *gs[MR];
 #pragma GCC unroll 4
@@ -53,11 +55,17 @@ static void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nv
             z0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(zp + g * QB_Q4_BLOCK)));
             z1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(zp + g * QB_Q4_BLOCK + 8)));
         }
+        __m256i c0 = _mm256_setzero_si256(), c1 = c0; /* the activation zero point's term */
+        if (j->a_zp) {
+            __m128i c = _mm_loadu_si128((const __m128i *)(cs + g * QB_Q4_BLOCK));
+            c0 = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(c), a_zp);
+            c1 = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(cs + g * QB_Q4_BLOCK + 8))), a_zp);
+        }
 #pragma GCC unroll 4
         for (int r = 0; r < MR; r++) {
             __m256i s = _mm256_set1_epi32(gs[r][g]);
-            __m256i d0 = _mm256_sub_epi32(iacc[r][0], _mm256_mullo_epi32(z0, s));
-            __m256i d1 = _mm256_sub_epi32(iacc[r][1], _mm256_mullo_epi32(z1, s));
+            __m256i d0 = _mm256_sub_epi32(_mm256_sub_epi32(iacc[r][0], _mm256_mullo_epi32(z0, s)), c0);
+            __m256i d1 = _mm256_sub_epi32(_mm256_sub_epi32(iacc[r][1], _mm256_mullo_epi32(z1, s)), c1);
             facc[r][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), sc0, facc[r][0]);
             facc[r][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d1), sc1, facc[r][1]);
         }
@@ -69,6 +77,10 @@ static void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nv
         _mm256_storeu_ps(out, facc[r][0]);
         _mm256_storeu_ps(out + 8, facc[r][1]);
         float *y = j->y + (m0 + r) * j->ldy + n0;
+        if (j->rq) {
+            for (int i = 0; i < nvalid; i++) qb_store_f32(j->rq, j->y, (m0 + r) * j->ldy + n0 + i, out[i], n0 + i);
+            continue;
+        }
         for (int i = 0; i < nvalid; i++) {
             /* scalar fmaf == the lane FMA: one rounding */
             y[i] = __builtin_fmaf(out[i], j->a_scale[m0 + r], j->bias ? j->bias[n0 + i] : 0.0f);

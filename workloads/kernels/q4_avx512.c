@@ -20,6 +20,47 @@ QB_AI __m512i dpbusd(__m512i acc, __m512i a, __m512i b)
     return acc;
 }
 
+QB_AI __mmask16 lanes(int nv) { return nv >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1); }
+
+/* Codes of floats y, as qb_float_code (the same as qgemm_avx512.c's). */
+QB_AI void store_float_codes(__m512 y, const qb_requant *rq, uint8_t *dst, __mmask16 km)
+{
+    const __m512 lo = _mm512_set1_ps((float)(rq->code_lo - rq->code_zp));
+    const __m512 hi = _mm512_set1_ps((float)(rq->code_hi - rq->code_zp));
+    const __m512i zp = _mm512_set1_epi32(rq->code_zp);
+    __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(y, _mm512_set1_ps(rq->code_scale)), lo), hi);
+    __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
+    q = _mm512_mask_mov_epi32(q, _mm512_cmp_ps_mask(y, y, _CMP_UNORD_Q), zp);
+    _mm512_mask_cvtepi32_storeu_epi8(dst, km, q);
+}
+
+/* The 16 outputs of row m from channel n0 (nv valid) from the group
+ * accumulators: y = fma(acc, a_scale[m], bias), or qb_requant's F32 epilogue. */
+QB_AI void store_row(const qb_q4_job *j, __m512 acc, int64_t m, int64_t n0, int nv)
+{
+    const __mmask16 km = lanes(nv);
+    const int64_t at = m * j->ldy + n0;
+    const qb_requant *rq = j->rq;
+    if (!rq) {
+        __m512 bias = j->bias ? _mm512_maskz_loadu_ps(km, j->bias + n0) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(j->y + at, km, _mm512_fmadd_ps(acc, _mm512_set1_ps(j->a_scale[m]), bias));
+        return;
+    }
+    __m512 bias = rq->fbias ? _mm512_maskz_loadu_ps(km, rq->fbias + n0) : _mm512_setzero_ps();
+    __m512 y = _mm512_fmadd_ps(acc, _mm512_maskz_loadu_ps(km, rq->scale + n0), bias);
+    if (rq->residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(km, rq->residual + at));
+    if (rq->relu) y = _mm512_max_ps(y, _mm512_setzero_ps()); /* -0 and NaN give +0, as the reference */
+    _mm512_mask_storeu_ps(j->y + at, km, y);
+    if (rq->codes) store_float_codes(y, rq, rq->codes + at, km);
+}
+
+/* a_zp x the group's sums of code - zero code: the activation zero point's term. */
+QB_AI __m512i zp_term(const qb_q4_job *j, const int16_t *cs)
+{
+    if (!j->a_zp) return _mm512_setzero_si512();
+    return _mm512_mullo_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)cs)), _mm512_set1_epi32(j->a_zp));
+}
+
 QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nvalid, const int MR)
 {
     const qb_q4weights *w = j->w;
@@ -27,6 +68,7 @@ QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nva
     const size_t gbytes = (size_t)G * 8 + 64;
     const uint8_t *gp = w->data + (size_t)(blk * groups) * gbytes;
     const uint8_t *zp = w->zp ? w->zp + blk * groups * QB_Q4_BLOCK : NULL;
+    const int16_t *cs = w->csum + blk * groups * QB_Q4_BLOCK;
     const int8_t *ar[MR_MAX];
     const int32_t *gs[MR_MAX];
 #pragma GCC unroll 8
@@ -60,23 +102,19 @@ QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nva
         __m512 scale = _mm512_load_ps((const float *)(gp + G * 8));
         __m512i zpv = zp ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zp + g * QB_Q4_BLOCK)))
                          : _mm512_setzero_si512();
+        __m512i azp = zp_term(j, cs + g * QB_Q4_BLOCK);
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) {
             /* symmetric codes: the zero point 8 is the same for every lane */
             __m512i corr = zp ? _mm512_mullo_epi32(zpv, _mm512_set1_epi32(gs[r][g])) : _mm512_set1_epi32(8 * gs[r][g]);
-            __m512i d = _mm512_sub_epi32(_mm512_add_epi32(ilo[r], ihi[r]), corr);
+            __m512i d = _mm512_sub_epi32(_mm512_add_epi32(ilo[r], ihi[r]), _mm512_add_epi32(corr, azp));
             facc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), scale, facc[r]);
         }
         gp += gbytes;
     }
-    int64_t n0 = blk * QB_Q4_BLOCK;
-    __mmask16 km = nvalid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nvalid) - 1);
-    __m512 bias = j->bias ? _mm512_maskz_loadu_ps(km, j->bias + n0) : _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int r = 0; r < MR; r++)
-        if (r < mvalid)
-            _mm512_mask_storeu_ps(j->y + (m0 + r) * j->ldy + n0, km,
-                                  _mm512_fmadd_ps(facc[r], _mm512_set1_ps(j->a_scale[m0 + r]), bias));
+        if (r < mvalid) store_row(j, facc[r], m0 + r, blk * QB_Q4_BLOCK, nvalid);
 }
 
 typedef void (*tile_fn)(const qb_q4_job *, int64_t, int, int64_t, int);
@@ -98,10 +136,12 @@ static void gemv_tile(const qb_q4_job *j, int64_t m, int64_t blk, int nblk, int6
     const size_t gbytes = (size_t)G * 8 + 64;
     const uint8_t *gp[NB];
     const uint8_t *zp[NB];
+    const int16_t *cs[NB];
     for (int b = 0; b < NB; b++) {
         int64_t bb = blk + (b < nblk ? b : nblk - 1);
         gp[b] = w->data + (size_t)(bb * groups) * gbytes;
         zp[b] = w->zp ? w->zp + bb * groups * QB_Q4_BLOCK : NULL;
+        cs[b] = w->csum + bb * groups * QB_Q4_BLOCK;
     }
     const int8_t *a = j->a + m * j->lda;
     const int32_t *gs = j->a_gsum + m * groups;
@@ -129,6 +169,7 @@ static void gemv_tile(const qb_q4_job *j, int64_t m, int64_t blk, int nblk, int6
             __m512i corr = zp[b] ? _mm512_mullo_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zp[b] + g * QB_Q4_BLOCK))),
                                                        _mm512_set1_epi32(gs[g]))
                                  : _mm512_set1_epi32(8 * gs[g]);
+            corr = _mm512_add_epi32(corr, zp_term(j, cs[b] + g * QB_Q4_BLOCK));
             __m512i d = _mm512_sub_epi32(_mm512_add_epi32(ilo[b], ihi[b]), corr);
             facc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), scale, facc[b]);
             gp[b] += gbytes;
@@ -136,10 +177,7 @@ static void gemv_tile(const qb_q4_job *j, int64_t m, int64_t blk, int nblk, int6
     }
     for (int b = 0; b < nblk; b++) {
         int64_t n0 = (blk + b) * QB_Q4_BLOCK;
-        int nv = (int)(n1 - n0 < 16 ? n1 - n0 : 16);
-        __mmask16 km = nv >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1);
-        __m512 bias = j->bias ? _mm512_maskz_loadu_ps(km, j->bias + n0) : _mm512_setzero_ps();
-        _mm512_mask_storeu_ps(j->y + m * j->ldy + n0, km, _mm512_fmadd_ps(facc[b], _mm512_set1_ps(j->a_scale[m]), bias));
+        store_row(j, facc[b], m, n0, (int)(n1 - n0 < 16 ? n1 - n0 : 16));
     }
 }
 

@@ -138,7 +138,10 @@ typedef struct {
                        * [16 channels][4 bytes] (low nibbles k = 8t + j, high nibbles
                        * k = 8t + 4 + j), then 16 float scales */
     uint8_t *zp;      /* [block][group][16] zero codes, or NULL: 8 for all (symmetric) */
+    int16_t *csum;    /* [block][group][16] sum over the group of code - zero code: the
+                       * activation zero point's term (qb_q4a8_gemm), |sum| <= 15 * 1024 */
     size_t bytes;     /* data bytes (codes and scales) + zero-point bytes */
+    size_t csum_bytes;/* bytes of csum (read by qb_q4a8_gemm / qb_q4a8_conv only) */
 } qb_q4weights;
 
 /* codes(n, k) in 0..15, row stride k; scales(n, g) row stride ceil(k / group);
@@ -155,6 +158,51 @@ void qb_q4weights_free(qb_q4weights *w);
 qb_status qb_q4_gemm(const qb_backend *be, qb_pool *pool, int64_t m, const float *x, int64_t ldx,
                      const qb_q4weights *w, const float *bias, float *y, int64_t ldy,
                      qb_scratch *scratch);
+
+/* ---- 4-bit weights with group scales x uint8 activation codes ------- */
+
+/* The int8 executor's activations (uint8 codes with a per-tensor zero point)
+ * times 4-bit weights with a scale (and zero code) per output channel and
+ * group of w->group weights along k, as llama.cpp Q4_0 / Q4_1 and GPTQ/AWQ
+ * store them. Per group, the exact int32 sum
+ *     S(m, n, g) = sum_{k in g} (A(m, k) - a_zp) (code(n, k) - zp(n, g)),
+ * then, in float, group by group in k order with fused multiply-adds,
+ *     acc = fma((float)S(m, n, g), scale(n, g), acc)       (acc = 0 first)
+ * and the F32 epilogue of qb_requant (requant.h) on acc:
+ *     y = relu( fma(acc, rq->scale[n], rq->fbias[n]) + rq->residual ), and codes.
+ * rq->scale[n] is the activation scale (the same for every n in the executor)
+ * times anything per channel; rq->type must be QB_OUT_F32 (the group scales
+ * make the output float; a next int8 layer reads rq->codes). It runs the
+ * same packed weights and inner loops as qb_q4_gemm (the activations go in
+ * as code - 128, int8). Every backend returns the reference's bits. */
+typedef struct {
+    int64_t m;
+    const uint8_t *a;       /* (m, lda) codes, lda >= k */
+    int64_t lda;
+    int32_t a_zp;           /* 0..255 */
+    const qb_q4weights *w;
+    const qb_requant *rq;   /* QB_OUT_F32 */
+    float *y;               /* (m, ldy) */
+    int64_t ldy;
+    qb_scratch *scratch;    /* optional */
+} qb_q4a8_args;
+
+qb_status qb_q4a8_gemm(const qb_backend *be, qb_pool *pool, const qb_q4a8_args *g);
+
+/* The same as a convolution: x NHWC uint8 codes, weights packed from ONNX
+ * (cout, cin * kh * kw) order (groups run along cin, kh, kw as the model
+ * stores them), padding with the zero point, y NHWC floats (rq as above).
+ * Runs through an im2col buffer in that (c, ky, kx) order (scratch): the
+ * int8 kernels' (ky, kx, c) rows would cut across the groups. */
+qb_status qb_q4a8_conv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *s, const uint8_t *x,
+                       int32_t x_zp, const qb_q4weights *w, const qb_requant *rq, float *y,
+                       qb_scratch *scratch);
+
+/* im2col of uint8 NHWC activations in ONNX weight order: row m (an output
+ * pixel) of dst gets at c * k_h * k_w + ky * k_w + kx the tap (ky, kx) of
+ * channel c, pad for taps outside the image. Rows [m0, m1) only. */
+void qb_im2col_chw_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t m0, int64_t m1,
+                      uint8_t *dst, int64_t ldd);
 
 /* ---- binary weights and activations (XNOR + popcount) --------------- */
 
