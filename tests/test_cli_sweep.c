@@ -1,6 +1,6 @@
 /* The harness commands through the qbench binary: bad input gives a message
  * naming the file, line or flag and exit status 2; topo and counters report
- * what they see. */
+ * what they see; a real sweep cell of group-scaled weights is timed. */
 #include "qb_test.h"
 
 #include <stdio.h>
@@ -96,6 +96,31 @@ static void test_missing_model_fails_before_any_folder(void **state)
     free(dir);
 }
 
+/* The sweep's W4A8 group:32 rows run on the 4-bit group kernel: timed, and
+ * the backend column names it ("avx512-vnni-int4g" on this CPU). */
+static void test_group_rows_are_timed(void **state)
+{
+    (void)state;
+    char *dir = qb_test_tmpdir(), *out = NULL, path[700];
+    int rc = qb_test_run_qbench(&out, "sweep --grids none --models mlp --schemes uniform-asym --wbits 4 "
+                                "--granularity group:32 --placements core --scenarios latency --warmup 0 "
+                                "--repetitions 1 --min-time 0 --quiet --out '%s'", dir);
+    if (rc != 0) fail_msg("qbench sweep: exit %d, output:\n%s", rc, out ? out : "");
+    free(out);
+    snprintf(path, sizeof path, "%s/latest/results.csv", dir);
+    char *csv = qb_test_read_file(path, NULL);
+    assert_non_null(csv);
+    char *row = strstr(csv, ",group:32,");
+    assert_non_null(row);
+    char *end = strchr(row, '\n');
+    if (end) *end = 0;
+    if (!strstr(row, "-int4g,") || strstr(row, "not timed") || !strstr(row, ",ok,"))
+        fail_msg("the group:32 row is not timed on the 4-bit group kernel: %s", row);
+    free(csv);
+    qb_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -103,6 +128,7 @@ int main(void)
         cmocka_unit_test(test_topo_and_counters),
         cmocka_unit_test(test_dry_run_plans_on_any_topology),
         cmocka_unit_test(test_missing_model_fails_before_any_folder),
+        cmocka_unit_test(test_group_rows_are_timed),
     };
     qb_test_apply_filter();
     return cmocka_run_group_tests_name("cli_sweep", tests, NULL, NULL);

@@ -264,6 +264,21 @@ static void test_pow2(void **state)
     check("resnet", "pow2", 4, 8, "channel", NULL, 64);
 }
 
+/* Weight scales per group of 32 along k (W4A8 group:32, as the sweep's
+ * granularity rows): the 4-bit group kernel, float outputs with the next
+ * layer's codes; LeNet's dense layer reads a flattened tensor (its groups
+ * run along (c, h, w), gathered by the kernel's conv path). */
+static void test_group_scales(void **state)
+{
+    (void)state;
+    check("mlp", "uniform-sym", 4, 8, "group:32", NULL, 500);
+    check("mlp", "uniform-asym", 4, 8, "group:32", NULL, 500);
+    check("lenet", "uniform-sym", 4, 8, "group:32", NULL, 128);
+    check("lenet", "uniform-asym", 4, 8, "group:32", NULL, 128);
+    check("mlp", "uniform-asym", 3, 8, "group:16", "uniform-sym", 128);
+    check("resnet", "uniform-asym", 4, 8, "group:32", NULL, 32);
+}
+
 static void test_lenet(void **state)
 {
     (void)state;
@@ -309,11 +324,23 @@ static void test_unsupported_configs(void **state)
     qb_qeval_config c;
     qb_qmodel q;
     qb_iexec *e;
-    assert_int_equal(qb_qeval_config_parse(&c, "uniform-sym", 4, 8, "group:16", "minmax", NULL), QB_OK);
+    /* group scales run on the 4-bit group kernel: 2..4 bits, groups of a multiple of 8 */
+    assert_int_equal(qb_qeval_config_parse(&c, "uniform-sym", 8, 8, "group:16", "minmax", NULL), QB_OK);
     assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
     assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
     assert_non_null(strstr(qb_last_error(), "fc1"));
-    assert_non_null(strstr(qb_last_error(), "group"));
+    assert_non_null(strstr(qb_last_error(), "at 8 bits with scales per group"));
+    qb_qmodel_free(&q);
+    assert_int_equal(qb_qeval_config_parse(&c, "uniform-asym", 4, 8, "group:12", "minmax", NULL), QB_OK);
+    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
+    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
+    assert_non_null(strstr(qb_last_error(), "groups of 12"));
+    assert_non_null(strstr(qb_last_error(), "multiple of 8"));
+    qb_qmodel_free(&q);
+    assert_int_equal(qb_qeval_config_parse(&c, "ternary", 2, 8, "group:16", "minmax", NULL), QB_OK);
+    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
+    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
+    assert_non_null(strstr(qb_last_error(), "ternary weight scales per group"));
     qb_qmodel_free(&q);
     assert_int_equal(qb_qeval_config_parse(&c, "fp8-e4m3", 8, 8, "group:16", "minmax", NULL), QB_OK);
     assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
@@ -338,6 +365,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mlp),
         cmocka_unit_test(test_pow2),
+        cmocka_unit_test(test_group_scales),
         cmocka_unit_test(test_lenet),
         cmocka_unit_test(test_resnet),
         cmocka_unit_test(test_reference_models_whole_test_set),

@@ -57,6 +57,10 @@ typedef struct {
     int32_t *mult, *rshift, *ibias;
     qb_requant rq;
     qb_flayer *fl;         /* float weights (fp8, bf16, fp16, kmeans): iexec_float.h; else NULL */
+    qb_q4weights w4;       /* weights with scales per group of k (w4.data set): the 4-bit group
+                            * kernel, conv (and a dense layer reading a flattened tensor, as a
+                            * conv whose kernel is the whole image) through qb_q4a8_conv */
+    int w4_conv;           /* run as qb_q4a8_conv on cs */
 } wlayer;
 
 struct qb_iexec {
@@ -154,6 +158,74 @@ static int flattened_from(const qb_model *m, const qb_layer *l, int *c, int *hw)
     return *c > 1 && *hw > 1;
 }
 
+/* Weights with a scale (and zero code) per output channel and group of k.
+ * Their k order must stay the model's (groups are runs of it), so a conv
+ * and a dense layer reading a flattened NHWC tensor take the group
+ * kernel's conv path, whose im2col gathers activations in that order. */
+static int has_group_weights(const qb_qmodel *q, int li)
+{
+    return q->wbits[li] != QB_FLOAT_BITS && q->wq[li].scale && q->wq[li].gran.kind == QB_GRAN_GROUP &&
+           !qb_fpath_of(q, li);
+}
+
+static qb_status pack_group_weights(const qb_qmodel *q, int li, const qform *in, wlayer *w)
+{
+    const qb_layer *l = &q->model.layers[li];
+    const qb_qparams *p = &q->wq[li];
+    int64_t G = p->gran.group;
+    if (!p->scheme->affine || p->bits > 4)
+        return qb_error(QB_ERR_UNSUPPORTED, "layer %s: %s weights at %d bits with scales per group; the integer "
+                        "executor runs group scales on its 4-bit kernel: uniform-sym or uniform-asym at 2..4 bits "
+                        "(wider weights: per tensor or per output channel)", l->name, p->scheme->name, p->bits);
+    if (p->ndim != 2 || p->gran.axis != 1 || G % 8 || G > 1024)
+        return qb_error(QB_ERR_UNSUPPORTED, "layer %s: weight groups of %lld; the 4-bit group kernel takes groups "
+                        "along the input dimension of 8..1024 weights, a multiple of 8", l->name, (long long)G);
+    const qb_tensor *wt = &l->params[QB_P_WEIGHT].value;
+    int64_t n = p->shape[0], k = p->shape[1], groups = p->groups;
+    qb_dtype dt = qb_scheme_code_dtype(p->scheme, p->bits);
+    int off = dt == QB_I8 ? 8 : 0; /* signed codes -8..7 are stored + 8 */
+    uint8_t *codes = qb_malloc((size_t)(n * k), 1), *zp = qb_malloc((size_t)(n * groups), 1);
+    float *scales = qb_malloc((size_t)(n * groups), sizeof(float));
+    w->fscale = qb_malloc((size_t)n, sizeof(float));
+    w->fbias = qb_malloc((size_t)n, sizeof(float));
+    qb_status st = QB_ERR_NOMEM;
+    if (!codes || !zp || !scales || !w->fscale || !w->fbias) goto done;
+    /* the fake-quantized weights quantize back to their codes */
+    if ((st = qb_quantize_to(p, wt->data, n * k, dt, codes))) goto done;
+    for (int64_t i = 0; i < n * k; i++) codes[i] = (uint8_t)(codes[i] + off);
+    int sym = 1;
+    for (int64_t b = 0; b < n * groups; b++) {
+        qb_block blk = qb_qparams_block(p, b); /* block of channel b / groups, group b % groups */
+        scales[b] = blk.scale;
+        zp[b] = (uint8_t)(blk.zero_point + off);
+        sym &= zp[b] == 8;
+    }
+    const float *bias = l->params[QB_P_BIAS].value.data;
+    for (int64_t i = 0; i < n; i++) {
+        w->fscale[i] = in->scale; /* y = s_x sum_g scale(n, g) S_g + bias */
+        w->fbias[i] = bias ? bias[i] : 0.0f;
+    }
+    int c, hw;
+    if (l->kind == QB_LAYER_CONV) {
+        w->cs = (qb_conv_shape){.batch = 1, .in_h = l->in_h, .in_w = l->in_w, .in_c = l->in_c, .out_c = l->c,
+                                .k_h = l->kh, .k_w = l->kw, .stride_h = l->stride, .stride_w = l->stride,
+                                .dil_h = 1, .dil_w = 1, .pad_top = l->pad, .pad_left = l->pad,
+                                .pad_bottom = l->pad, .pad_right = l->pad};
+        w->w4_conv = 1;
+    } else if (flattened_from(&q->model, l, &c, &hw)) {
+        const qb_layer *f = &q->model.layers[l->inputs[0]];
+        w->cs = (qb_conv_shape){.batch = 1, .in_h = f->in_h, .in_w = f->in_w, .in_c = c, .out_c = n,
+                                .k_h = f->in_h, .k_w = f->in_w, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1};
+        w->w4_conv = 1;
+    }
+    if (w->w4_conv && (st = qb_conv_shape_init(&w->cs))) goto done;
+    st = qb_q4weights_pack(&w->w4, n, k, G, codes, scales, sym ? NULL : zp);
+done:
+    if (st) qb_error_context(st, "packing the weights of %s", l->name);
+    free(codes), free(zp), free(scales);
+    return st;
+}
+
 static qb_status pack_weights(const qb_qmodel *q, int li, const qform *in, wlayer *w)
 {
     const qb_layer *l = &q->model.layers[li];
@@ -171,9 +243,11 @@ static qb_status pack_weights(const qb_qmodel *q, int li, const qform *in, wlaye
         return qb_error(QB_ERR_UNSUPPORTED, "layer %s: %s weights at %d bits; the integer executor takes "
                         "uniform-sym/uniform-asym (2..8 bits), pow2 (2..%d), ternary or binary", l->name,
                         p->scheme->name, p->bits, QB_POW2_INT8_MAX_BITS);
+    if (p->gran.kind == QB_GRAN_GROUP && !ternary && !pow2) return pack_group_weights(q, li, in, w);
     if (p->gran.kind == QB_GRAN_GROUP || (p->gran.kind == QB_GRAN_CHANNEL && p->gran.axis != 0))
-        return qb_error(QB_ERR_UNSUPPORTED, "layer %s: weight scales per group; the integer executor takes per "
-                        "tensor or per output channel", l->name);
+        return qb_error(QB_ERR_UNSUPPORTED, "layer %s: %s weight scales per group; the integer executor takes "
+                        "them per tensor or per output channel (group scales: uniform-sym/uniform-asym at 2..4 "
+                        "bits)", l->name, p->scheme->name);
     const qb_tensor *wt = &l->params[QB_P_WEIGHT].value;
     int64_t n = wt->shape[0], numel = qb_tensor_numel(wt), k = numel / n;
     qb_dtype dt = qb_scheme_code_dtype(p->scheme, p->bits);
@@ -247,14 +321,31 @@ static qb_status bind_requant(const qb_qmodel *q, int li, wlayer *w, const qform
 /* The kernels that ran, for the results' backend column: the backend's
  * name for the integer kernels, each float path's label (iexec_float.h),
  * joined with '+' when a model mixes them. */
+static int label_has(const char *label, const char *s)
+{
+    size_t len = strlen(s);
+    for (const char *p = label; (p = strstr(p, s)); p += len)
+        if ((p == label || p[-1] == '+') && (p[len] == 0 || p[len] == '+')) return 1;
+    return 0;
+}
+
+/* The 4-bit group kernel on backend `be`: "avx512-vnni-int4g". */
+static const char *int4g_label(const qb_backend *be, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s-int4g", be->name);
+    return buf;
+}
+
 static void make_label(qb_iexec *e)
 {
     size_t n = 0;
     e->label[0] = 0;
     for (int li = 0; li < e->model.n_layers; li++) {
         if (!is_weighted(&e->model.layers[li])) continue;
-        const char *s = e->wl[li].fl ? qb_flayer_label(e->wl[li].fl) : e->be->name;
-        if (strstr(e->label, s)) continue;
+        char buf[32];
+        const char *s = e->wl[li].fl ? qb_flayer_label(e->wl[li].fl)
+                        : e->wl[li].w4.data ? int4g_label(e->be, buf, sizeof buf) : e->be->name;
+        if (label_has(e->label, s)) continue;
         n += (size_t)snprintf(e->label + n, sizeof e->label - n, "%s%s", n ? "+" : "", s);
         if (n >= sizeof e->label) break;
     }
@@ -321,10 +412,12 @@ static qb_status plan_needs(qb_iexec *e, const qb_qmodel *q)
             }
         }
     }
-    /* a conv/dense output with several code forms and no float, or from a
-     * float path: make floats */
+    /* a conv/dense output with several code forms and no float, from a
+     * float path or from group scales (the 4-bit group kernel's output is
+     * float, with codes for one reader): make floats */
     for (int li = 0; li < m->n_layers; li++)
-        if (is_weighted(&m->layers[li]) && (val(e, li)->nq > 1 || qb_fpath_of(q, li))) val(e, li)->need_f = 1;
+        if (is_weighted(&m->layers[li]) && (val(e, li)->nq > 1 || qb_fpath_of(q, li) || has_group_weights(q, li)))
+            val(e, li)->need_f = 1;
     return QB_OK;
 too_many:
     return qb_error(QB_ERR_UNSUPPORTED, "a tensor is read by conv/dense layers with more than %d different "
@@ -494,6 +587,7 @@ void qb_iexec_free(qb_iexec *e)
     for (int li = 0; e->wl && li < e->model.n_layers; li++) {
         wlayer *w = &e->wl[li];
         qb_qweights_free(&w->w);
+        qb_q4weights_free(&w->w4);
         qb_flayer_free(w->fl);
         free(w->fscale), free(w->fbias), free(w->mult), free(w->rshift), free(w->ibias);
     }
@@ -636,7 +730,14 @@ static qb_status run_weighted(qb_iexec *e, int li, int nb)
     const qform *f = &in->q[w->in_form];
     void *dst = w->rq.type == QB_OUT_F32 ? (void *)o->f : (void *)o->q[0].buf;
     qb_status st;
-    if (l->kind == QB_LAYER_CONV) {
+    if (w->w4.data && w->w4_conv) {
+        qb_conv_shape cs = w->cs;
+        cs.batch = nb;
+        st = qb_q4a8_conv(e->be, e->pool, &cs, f->buf, f->zp, &w->w4, &w->rq, dst, &e->scratch);
+    } else if (w->w4.data) {
+        qb_q4a8_args g = {nb, f->buf, in->numel, f->zp, &w->w4, &w->rq, dst, l->c, &e->scratch};
+        st = qb_q4a8_gemm(e->be, e->pool, &g);
+    } else if (l->kind == QB_LAYER_CONV) {
         qb_conv_shape cs = w->cs;
         cs.batch = nb;
         st = qb_qconv(e->be, e->pool, &cs, f->buf, f->zp, &w->w, &w->rq, dst, &e->scratch);
@@ -787,12 +888,14 @@ void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len)
                           : e->add_by[li] >= 0              ? "computed by its producer"
                           : !is_weighted(l)                 ? ""
                           : e->wl[li].fl                    ? qb_flayer_label(e->wl[li].fl)
-                          : e->wl[li].rq.type == QB_OUT_U8  ? "int8 kernel, requantized"
-                          : e->add_into[li] >= 0            ? (e->wl[li].rq.codes ? "int8 kernel, + residual add, float and codes out"
-                                                                                  : "int8 kernel, + residual add, float out")
-                          : e->wl[li].rq.codes              ? "int8 kernel, float and codes out"
-                                                            : "int8 kernel, float out";
-        n += (size_t)snprintf(buf + n, len - n, "  %-24s %-8s %-6s %-9s %s\n", l->name, qb_layer_kind_name(l->kind),
-                              v->need_f ? "float" : "", v->nq == 1 ? "codes" : v->nq > 1 ? "codes xN" : "", how);
+                          : e->wl[li].rq.type == QB_OUT_U8  ? "requantized"
+                          : e->add_into[li] >= 0            ? (e->wl[li].rq.codes ? "+ residual add, float and codes out"
+                                                                                  : "+ residual add, float out")
+                          : e->wl[li].rq.codes              ? "float and codes out"
+                                                            : "float out";
+        const char *kernel = !is_weighted(l) || e->wl[li].fl || e->fused[li] || e->add_by[li] >= 0 ? ""
+                             : e->wl[li].w4.data ? "int4 group kernel, " : "int8 kernel, ";
+        n += (size_t)snprintf(buf + n, len - n, "  %-24s %-8s %-6s %-9s %s%s\n", l->name, qb_layer_kind_name(l->kind),
+                              v->need_f ? "float" : "", v->nq == 1 ? "codes" : v->nq > 1 ? "codes xN" : "", kernel, how);
     }
 }

@@ -29,7 +29,11 @@
  * Supported: conv, dense, ReLU, max pool, global average pool, add,
  * flatten; weights uniform-sym / uniform-asym (2..8 bits), pow2 (2..4
  * bits, as exact int8 codes: iweights.h), ternary or binary, per tensor or
- * per output channel; activations uniform-sym or
+ * per output channel; uniform-sym / uniform-asym weights of 2..4 bits with
+ * scales per group of 8..1024 along the input (a multiple of 8) on the
+ * 4-bit group kernel (qkernels.h, qb_q4a8_gemm: float output, the
+ * activation scale and bias applied after the group sums, codes for the
+ * next layer in the same epilogue); activations uniform-sym or
  * uniform-asym (2..8 bits) per tensor. fp8, bf16, fp16 and kmeans weights
  * take the float paths of iexec_float.h (bf16 kernels, fp32 sgemm), layer
  * by layer. Anything else fails with QB_ERR_UNSUPPORTED naming the layer
@@ -83,7 +87,8 @@ int qb_iexec_sub_batch(const qb_iexec *e);
  * quantization to seconds[n_layers]. NULL turns it off. */
 void qb_iexec_set_profile(qb_iexec *e, double *seconds);
 /* What ran, for the results' backend column: the backend's name for the
- * integer kernels ("avx512-vnni"), the float paths' labels otherwise
+ * integer kernels ("avx512-vnni"), "<backend>-int4g" for group-scaled
+ * weights on the 4-bit group kernel, the float paths' labels otherwise
  * ("avx512-bf16", "onednn-fp32 (fp16 storage, F16C)", "onednn-fp32
  * (decoded kmeans)"; iexec_float.h), joined with '+' when layers differ. */
 const char *qb_iexec_backend_label(const qb_iexec *e);
