@@ -230,6 +230,25 @@ static qb_status q4_call(kb_state *st)
     return qb_q4_gemm(st->env->be, st->env->pool, st->m, st->xf, st->k, &st->q4, NULL, st->y, st->n, &st->scratch);
 }
 
+/* 4-bit group weights x uint8 codes (the executor's group:32 layers): float
+ * output, as the executor computes it. */
+static qb_status q4a8_prepare(kb_state *st)
+{
+    qb_status s = q4_prepare(st);
+    st->weight_bytes += st->q4.csum_bytes;
+    st->rq = (qb_requant){.type = QB_OUT_F32, .scale = st->scale};
+    return s;
+}
+
+static qb_status q4a8_call(kb_state *st)
+{
+    if (st->s->kind == KB_CONV)
+        return qb_q4a8_conv(st->env->be, st->env->pool, &st->s->conv, st->xu, 3, &st->q4, &st->rq, st->y,
+                            &st->scratch);
+    qb_q4a8_args g = {st->m, st->xu, st->k, 3, &st->q4, &st->rq, st->y, st->n, &st->scratch};
+    return qb_q4a8_gemm(st->env->be, st->env->pool, &g);
+}
+
 static qb_status binary_prepare(kb_state *st)
 {
     int64_t kw = (st->k + 63) / 64;
@@ -269,6 +288,7 @@ static const kb_impl impls[] = {
     {"onednn-int8", "int8", 0, 1, 1, onednn_int8_prepare, onednn_int8_call},
     {"qbench-int8", "int8", 1, 1, 1, int8_prepare, qgemm_call},
     {"qbench-int4", "int4", 1, 1, 0, q4_prepare, q4_call},
+    {"qbench-int4g", "int4g", 1, 1, 1, q4a8_prepare, q4a8_call},
     {"qbench-ternary", "ternary", 1, 1, 1, ternary_prepare, qgemm_call},
     {"qbench-binary", "binary", 1, 1, 0, binary_prepare, binary_call},
 };
