@@ -169,6 +169,7 @@ static void test_conv_matches_definition(void **state)
     qb_rng_seed(&r, 43);
     qb_pool *pool;
     assert_int_equal(qb_pool_create(&pool, 2, NULL, NULL), QB_OK);
+    static const int64_t cgs[] = {8, 16, 24, 32, 64, 128};
     for (int it = 0; it < 30; it++) {
         int64_t kk = 1 + 2 * (int64_t)qb_rng_below(&r, 3);
         qb_conv_shape s = {.batch = 1 + (int64_t)qb_rng_below(&r, 2), .in_h = kk + (int64_t)qb_rng_below(&r, 6),
@@ -179,7 +180,7 @@ static void test_conv_matches_definition(void **state)
         s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = (int64_t)qb_rng_below(&r, (uint64_t)(kk / 2 + 1));
         assert_int_equal(qb_conv_shape_init(&s), QB_OK);
         problem p = {.m = s.batch * s.out_h * s.out_w, .n = s.out_c, .k = s.in_c * s.k_h * s.k_w,
-                     .group = 8 * (1 + (int64_t)qb_rng_below(&r, 4)), .conv = &s};
+                     .group = cgs[qb_rng_below(&r, 6)], .conv = &s};
         run_case(&r, &p, it % 2, it % 2 ? pool : NULL);
     }
     /* LeNet's second conv and ResNet-20's middle stage at group 32 */
@@ -194,6 +195,19 @@ static void test_conv_matches_definition(void **state)
     assert_int_equal(qb_conv_shape_init(&res), QB_OK);
     problem pr = {.m = 256, .n = 32, .k = 288, .group = 32, .conv = &res};
     run_case(&r, &pr, 0, pool);
+    /* rows longer than the AVX-512 permutation tables hold (k = 1665) */
+    qb_conv_shape wide = {.batch = 1, .in_h = 5, .in_w = 4, .in_c = 185, .out_c = 20, .k_h = 3, .k_w = 3,
+                          .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_bottom = 1};
+    assert_int_equal(qb_conv_shape_init(&wide), QB_OK);
+    problem pw = {.m = 5 * 2, .n = 20, .k = 1665, .group = 40, .conv = &wide};
+    run_case(&r, &pw, 1, pool);
+    /* a window that is the whole unpadded image (a dense layer reading a
+     * flattened NHWC tensor): read in place */
+    qb_conv_shape flat = {.batch = 3, .in_h = 4, .in_w = 4, .in_c = 13, .out_c = 21, .k_h = 4, .k_w = 4,
+                          .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1};
+    assert_int_equal(qb_conv_shape_init(&flat), QB_OK);
+    problem pf = {.m = 3, .n = 21, .k = 208, .group = 32, .conv = &flat};
+    run_case(&r, &pf, 0, NULL);
     qb_pool_free(pool);
 }
 

@@ -17,6 +17,7 @@
 typedef struct qb_qgemm_job qb_qgemm_job;
 typedef struct qb_q4_job qb_q4_job;
 typedef struct qb_q4_quant qb_q4_quant;
+typedef struct qb_q4_codes qb_q4_codes;
 typedef struct qb_b1_job qb_b1_job;
 typedef struct qb_bf16_job qb_bf16_job;
 
@@ -33,6 +34,7 @@ struct qb_backend {
     void (*qgemm)(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
     void (*q4gemm)(const qb_q4_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
     void (*q4quant)(const qb_q4_quant *q, int64_t m0, int64_t m1); /* rows [m0, m1) */
+    void (*q4codes)(const qb_q4_codes *q, int64_t m0, int64_t m1); /* rows [m0, m1) */
     void (*b1gemm)(const qb_b1_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
     void (*bf16gemm)(const qb_bf16_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 };

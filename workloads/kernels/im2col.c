@@ -27,10 +27,16 @@ static inline void copy_small(uint8_t *d, const uint8_t *s, int64_t n)
 void qb_im2col_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t m0, int64_t m1,
                   uint8_t *dst, int64_t ldd, int64_t segp)
 {
+    qb_im2col_u8_at(s, x, pad, m0, m1, dst + m0 * ldd, ldd, segp);
+}
+
+void qb_im2col_u8_at(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t m0, int64_t m1,
+                     uint8_t *dst, int64_t ldd, int64_t segp)
+{
     int64_t pix = s->out_h * s->out_w, k = s->k_h * segp, run = s->k_w * s->in_c;
     int64_t b = m0 / pix, oy = m0 % pix / s->out_w, ox = m0 % s->out_w;
     for (int64_t m = m0; m < m1; m++) {
-        uint8_t *d = dst + m * ldd;
+        uint8_t *d = dst + (m - m0) * ldd;
         const uint8_t *img = x + b * s->in_h * s->in_w * s->in_c;
         int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
         int row_inside = s->dil_w == 1 && ix0 >= 0 && ix0 + s->k_w <= s->in_w;
@@ -52,7 +58,7 @@ void qb_im2col_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t
                 else copy_small(d + kx * s->in_c, src + ix * s->in_c, s->in_c);
             }
         }
-        for (int64_t i = k; i < ldd; i++) dst[m * ldd + i] = 0;
+        for (int64_t i = k; i < ldd; i++) dst[(m - m0) * ldd + i] = 0;
         if (++ox == s->out_w) {
             ox = 0;
             if (++oy == s->out_h) {
@@ -63,34 +69,3 @@ void qb_im2col_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t
     }
 }
 
-void qb_im2col_chw_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t m0, int64_t m1,
-                      uint8_t *dst, int64_t ldd)
-{
-    int64_t pix = s->out_h * s->out_w, taps = s->k_h * s->k_w, k = s->in_c * taps;
-    int64_t b = m0 / pix, oy = m0 % pix / s->out_w, ox = m0 % s->out_w;
-    for (int64_t m = m0; m < m1; m++) {
-        uint8_t *d = dst + m * ldd;
-        const uint8_t *img = x + b * s->in_h * s->in_w * s->in_c;
-        int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
-        for (int64_t ky = 0; ky < s->k_h; ky++) {
-            int64_t iy = iy0 + ky * s->dil_h;
-            for (int64_t kx = 0; kx < s->k_w; kx++) {
-                int64_t ix = ix0 + kx * s->dil_w, t = ky * s->k_w + kx;
-                if (iy < 0 || iy >= s->in_h || ix < 0 || ix >= s->in_w) {
-                    for (int64_t c = 0; c < s->in_c; c++) d[c * taps + t] = pad;
-                    continue;
-                }
-                const uint8_t *src = img + (iy * s->in_w + ix) * s->in_c; /* one pixel's channels */
-                for (int64_t c = 0; c < s->in_c; c++) d[c * taps + t] = src[c];
-            }
-        }
-        for (int64_t i = k; i < ldd; i++) d[i] = 0;
-        if (++ox == s->out_w) {
-            ox = 0;
-            if (++oy == s->out_h) {
-                oy = 0;
-                b++;
-            }
-        }
-    }
-}

@@ -169,6 +169,21 @@ struct qb_q4_quant {
 };
 typedef struct qb_q4_quant qb_q4_quant;
 
+/* uint8 activation codes into the 4-bit kernels' int8 rows (qb_q4a8_*):
+ * row m of dst gets, for i < k, src[m * lds + perm[i]] ^ 0x80 (code - 128 as
+ * int8; perm NULL: i), and 0 for k <= i < kp; gsum the sum of each group of
+ * dst's row. perm puts a convolution's (kh, kw, c) im2col rows into the
+ * weights' (c, kh, kw) order, where their groups run. */
+struct qb_q4_codes {
+    const uint8_t *src;
+    int64_t lds;
+    const int32_t *perm;       /* (k) source byte of each k, or NULL */
+    int64_t k, kp, group;
+    int8_t *dst;               /* (m, kp) */
+    int32_t *gsum;             /* (m, kp / group) */
+};
+typedef struct qb_q4_codes qb_q4_codes;
+
 /* Binary. */
 struct qb_b1_job {
     const uint64_t *a;         /* (m, kw) */

@@ -105,6 +105,21 @@ void qb_q4quant_rows_ref(const qb_q4_quant *c, int64_t m0, int64_t m1)
     }
 }
 
+void qb_q4codes_rows_ref(const qb_q4_codes *c, int64_t m0, int64_t m1)
+{
+    int64_t groups = c->kp / c->group;
+    for (int64_t m = m0; m < m1; m++) {
+        const uint8_t *src = c->src + m * c->lds;
+        int8_t *d = c->dst + m * c->kp;
+        for (int64_t i = 0; i < c->kp; i++) d[i] = (int8_t)(i < c->k ? (src[c->perm ? c->perm[i] : i] ^ 0x80) : 0);
+        for (int64_t g = 0; g < groups; g++) {
+            int32_t sum = 0;
+            for (int64_t i = 0; i < c->group; i++) sum += d[g * c->group + i];
+            c->gsum[m * groups + g] = sum;
+        }
+    }
+}
+
 void qb_b1gemm_block_ref(const qb_b1_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     const qb_b1weights *w = j->w;

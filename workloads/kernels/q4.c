@@ -166,41 +166,81 @@ qb_status qb_q4_gemm(const qb_backend *be, qb_pool *pool, int64_t m, const float
 
 /* ---- uint8 activation codes ------------------------------------------------ */
 
-/* Rows of the job from uint8 codes: copied (or gathered by im2col in the
- * weights' (c, ky, kx) order) as code - 128, zero past k, with the sum of
- * each group. */
-struct prep_ctx {
+/* The row source of a qb_q4a8 call: dense rows, or a convolution's input. */
+struct codes_src {
     const uint8_t *a;            /* dense rows, or NULL */
     int64_t lda;
     const qb_conv_shape *conv;   /* or a conv's NHWC input x */
     const uint8_t *x;
-    uint8_t zp;
-    int64_t k, kp, group;
-    int8_t *dst;                 /* (m, kp) */
-    int32_t *gsum;               /* (m, kp / group) */
 };
 
-static void prep_rows(void *p, int tid, int64_t m0, int64_t m1)
+/* Rows per stretch of the fused pipeline: its im2col rows, int8 rows and
+ * group sums in about this many bytes, so they stay in the core's L2 between
+ * the passes instead of going out to memory and back. */
+#define STRETCH_BYTES (192 * 1024)
+
+/* One call's fused pipeline: each thread takes its share of rows (or all rows
+ * and a share of the channels) a stretch at a time, through im2col, the
+ * backend's int8 rows and the GEMM, in its own piece of scratch. */
+struct codes_run {
+    const qb_backend *be;
+    const struct codes_src *src;
+    const qb_conv_shape *gather;   /* a conv that needs im2col, or NULL */
+    const int32_t *perm;           /* (k) conv: (kh, kw, c) rows to (c, kh, kw), or NULL */
+    uint8_t zp;
+    int32_t a_zp;                  /* in int8 units: zp - 128 */
+    const qb_q4weights *w;
+    const qb_requant *rq;
+    float *y;
+    int64_t ldy, stretch;          /* rows per stretch */
+    char *scratch;                 /* per thread: region bytes */
+    size_t region;
+};
+
+static size_t im2col_bytes(const struct codes_run *r) { return r->gather ? (size_t)(r->stretch * r->w->k) : 0; }
+
+static void run_range_codes(void *p, int tid, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
-    (void)tid;
-    const struct prep_ctx *c = p;
-    if (c->conv) qb_im2col_chw_u8(c->conv, c->x, c->zp, m0, m1, (uint8_t *)c->dst, c->kp);
-    int64_t groups = c->kp / c->group;
-    for (int64_t m = m0; m < m1; m++) {
-        uint8_t *d = (uint8_t *)c->dst + m * c->kp;
-        const uint8_t *src = c->conv ? d : c->a + m * c->lda;
-        for (int64_t i = 0; i < c->k; i++) d[i] = src[i] ^ 0x80; /* as int8: code - 128 */
-        memset(d + c->k, 0, (size_t)(c->kp - c->k));
-        const int8_t *row = c->dst + m * c->kp;
-        for (int64_t g = 0; g < groups; g++) {
-            int32_t sum = 0;
-            for (int64_t i = 0; i < c->group; i++) sum += row[g * c->group + i];
-            c->gsum[m * groups + g] = sum;
+    const struct codes_run *r = p;
+    const qb_q4weights *w = r->w;
+    const int64_t groups = w->kp / w->group;
+    char *cur = r->scratch + (size_t)tid * r->region;
+    int8_t *rows = (int8_t *)qb_scratch_take(&cur, (size_t)(r->stretch * w->kp));
+    int32_t *gsum = (int32_t *)qb_scratch_take(&cur, (size_t)(r->stretch * groups) * sizeof(int32_t));
+    uint8_t *col = r->gather ? (uint8_t *)qb_scratch_take(&cur, im2col_bytes(r)) : NULL;
+    for (int64_t b0 = m0; b0 < m1; b0 += r->stretch) {
+        int64_t mb = m1 - b0 < r->stretch ? m1 - b0 : r->stretch;
+        qb_q4_codes q = {.perm = r->perm, .k = w->k, .kp = w->kp, .group = w->group, .dst = rows, .gsum = gsum};
+        if (r->gather) {
+            qb_im2col_u8_at(r->gather, r->src->x, r->zp, b0, b0 + mb, col, w->k, r->gather->k_w * r->gather->in_c);
+            q.src = col;
+            q.lds = w->k;
+        } else if (r->src->conv) { /* whole images */
+            q.lds = r->src->conv->in_h * r->src->conv->in_w * r->src->conv->in_c;
+            q.src = r->src->x + b0 * q.lds;
+        } else {
+            q.src = r->src->a + b0 * r->src->lda;
+            q.lds = r->src->lda;
         }
+        r->be->q4codes(&q, 0, mb);
+        qb_requant rq = *r->rq; /* the stretch's rows of the per-call outputs */
+        if (rq.residual) rq.residual += b0 * r->ldy;
+        if (rq.codes) rq.codes += b0 * r->ldy;
+        qb_q4_job job = {.a = rows, .lda = w->kp, .a_gsum = gsum, .a_zp = r->a_zp, .w = w, .rq = &rq,
+                         .y = r->y + b0 * r->ldy, .ldy = r->ldy};
+        r->be->q4gemm(&job, 0, mb, n0, n1);
     }
 }
 
-static qb_status run_codes(const qb_backend *be, qb_pool *pool, int64_t m, struct prep_ctx *prep, int32_t a_zp,
+/* A convolution whose one window per image is the whole unpadded image (a
+ * dense layer reading a flattened tensor): its rows are the images. */
+static int whole_image(const qb_conv_shape *s)
+{
+    return s->k_h == s->in_h && s->k_w == s->in_w && s->pad_top + s->pad_left + s->pad_bottom + s->pad_right == 0 &&
+           s->dil_h == 1 && s->dil_w == 1;
+}
+
+static qb_status run_codes(const qb_backend *be, qb_pool *pool, int64_t m, const struct codes_src *src, int32_t a_zp,
                            const qb_q4weights *w, const qb_requant *rq, float *y, int64_t ldy,
                            qb_scratch *scratch)
 {
@@ -213,23 +253,37 @@ static qb_status run_codes(const qb_backend *be, qb_pool *pool, int64_t m, struc
         return qb_error(QB_ERR_ARG, "4-bit group weights x uint8 codes: the output must be QB_OUT_F32 (the group "
                         "scales make it float; ask for rq->codes to feed an int8 layer)");
     if (m == 0) return QB_OK;
+    const qb_conv_shape *cs = src->conv;
     int64_t groups = w->kp / w->group;
+    struct codes_run r = {be, src, cs && !whole_image(cs) ? cs : NULL, NULL, (uint8_t)a_zp, a_zp - 128, w, rq, y, ldy,
+                          0, NULL, 0};
+    size_t row_bytes = (size_t)(w->kp + groups * 4 + (r.gather ? w->k : 0));
+    int64_t rb = be->row_block;
+    r.stretch = (int64_t)(STRETCH_BYTES / row_bytes) / rb * rb;
+    r.stretch = r.stretch < rb ? rb : r.stretch > m ? m : r.stretch;
+    qb_scratch_plan region = {0};
+    qb_scratch_plan_add(&region, (size_t)(r.stretch * w->kp));
+    qb_scratch_plan_add(&region, (size_t)(r.stretch * groups) * sizeof(int32_t));
+    qb_scratch_plan_add(&region, im2col_bytes(&r));
+    r.region = region.total;
+    int threads = pool ? qb_pool_size(pool) : 1;
     qb_scratch_plan plan = {0};
-    qb_scratch_plan_add(&plan, (size_t)(m * w->kp));
-    qb_scratch_plan_add(&plan, (size_t)(m * groups) * sizeof(int32_t));
+    if (cs) qb_scratch_plan_add(&plan, (size_t)w->k * sizeof(int32_t));
+    for (int t = 0; t < threads; t++) qb_scratch_plan_add(&plan, r.region);
     qb_scratch owned = {0};
     char *cur = qb_scratch_get(scratch, &owned, &plan);
     if (!cur) return QB_ERR_NOMEM;
-    prep->zp = (uint8_t)a_zp;
-    prep->k = w->k;
-    prep->kp = w->kp;
-    prep->group = w->group;
-    prep->dst = (int8_t *)qb_scratch_take(&cur, (size_t)(m * w->kp));
-    prep->gsum = (int32_t *)qb_scratch_take(&cur, (size_t)(m * groups) * sizeof(int32_t));
-    qb_run_rows(pool, m, m * w->k, prep_rows, prep);
-    qb_q4_job job = {.a = prep->dst, .lda = w->kp, .a_gsum = prep->gsum, .a_zp = a_zp - 128, .w = w, .rq = rq,
-                     .y = y, .ldy = ldy};
-    run_job(be, pool, m, &job, w->bytes + w->csum_bytes);
+    if (cs) { /* (kh, kw, c) rows (im2col, or NHWC images) to the weights' (c, kh, kw) order */
+        int32_t *perm = (int32_t *)qb_scratch_take(&cur, (size_t)w->k * sizeof(int32_t));
+        int64_t taps = cs->k_h * cs->k_w;
+        for (int64_t c = 0; c < cs->in_c; c++)
+            for (int64_t t = 0; t < taps; t++) perm[c * taps + t] = (int32_t)(t * cs->in_c + c);
+        r.perm = perm;
+    }
+    r.scratch = cur;
+    qb_run_blocks(pool, m, w->n, rb, QB_Q4_BLOCK, m * w->n * w->k, run_range_codes, &r);
+    qb_work_add(QB_WORK_MACS, m * w->n * w->k);
+    qb_work_add(QB_WORK_WEIGHT_BYTES, (long long)(w->bytes + w->csum_bytes));
     qb_scratch_free(&owned);
     return QB_OK;
 }
@@ -249,8 +303,8 @@ qb_status qb_q4a8_gemm(const qb_backend *be, qb_pool *pool, const qb_q4a8_args *
     if (g->m < 0 || (g->m > 0 && (!g->a || !g->y)) || g->lda < w->k || g->ldy < w->n)
         return qb_error(QB_ERR_ARG, "q4a8 gemm: bad sizes m=%lld lda=%lld (k=%lld) ldy=%lld (n=%lld)",
                         (long long)g->m, (long long)g->lda, (long long)w->k, (long long)g->ldy, (long long)w->n);
-    struct prep_ctx prep = {.a = g->a, .lda = g->lda};
-    return run_codes(be, pool, g->m, &prep, g->a_zp, w, g->rq, g->y, g->ldy, g->scratch);
+    struct codes_src src = {.a = g->a, .lda = g->lda};
+    return run_codes(be, pool, g->m, &src, g->a_zp, w, g->rq, g->y, g->ldy, g->scratch);
 }
 
 qb_status qb_q4a8_conv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *shape, const uint8_t *x,
@@ -267,6 +321,6 @@ qb_status qb_q4a8_conv(const qb_backend *be, qb_pool *pool, const qb_conv_shape 
         return qb_error(QB_ERR_ARG, "4-bit conv: weights are (%lld, %lld) but the shape needs (%lld, %lld)",
                         (long long)w->n, (long long)w->k, (long long)s.out_c, (long long)(s.k_h * s.k_w * s.in_c));
     if (!x || !y) return qb_error(QB_ERR_ARG, "4-bit conv: missing input or output");
-    struct prep_ctx prep = {.conv = &s, .x = x};
-    return run_codes(be, pool, s.batch * s.out_h * s.out_w, &prep, x_zp, w, rq, y, s.out_c, scratch);
+    struct codes_src src = {.conv = &s, .x = x};
+    return run_codes(be, pool, s.batch * s.out_h * s.out_w, &src, x_zp, w, rq, y, s.out_c, scratch);
 }

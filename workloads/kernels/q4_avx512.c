@@ -253,3 +253,112 @@ void qb_q4quant_rows_avx512(const qb_q4_quant *c, int64_t m0, int64_t m1)
         c->scale[m] = s;
     }
 }
+
+void qb_q4codes_rows_ref(const qb_q4_codes *c, int64_t m0, int64_t m1);
+
+/* Group sums of one 64-byte chunk of codes u (padding 0x80) from the
+ * 8-byte sums of vpsadbw, for groups that tile the chunk (8, 16 or 32):
+ * neighbours added in registers, one sum per group stored, minus 128 per
+ * byte. */
+QB_AI void chunk_group_sums(__m512i u, int64_t G, int32_t *gs, int ngroups)
+{
+    __m512i s = _mm512_sad_epu8(u, _mm512_setzero_si512());
+    if (G >= 16) s = _mm512_add_epi64(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));
+    if (G >= 32) s = _mm512_add_epi64(s, _mm512_permutex_epi64(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    __mmask8 first = G == 8 ? 0xff : G == 16 ? 0x55 : 0x11;
+    __m256i v = _mm512_cvtepi64_epi32(_mm512_maskz_compress_epi64(first, s));
+    v = _mm256_sub_epi32(v, _mm256_set1_epi32((int)(128 * G)));
+    _mm256_mask_storeu_epi32(gs, (__mmask8)((1u << ngroups) - 1), v);
+}
+
+/* uint8 codes into int8 rows (the same bytes and sums as
+ * qb_q4codes_rows_ref). A conv's permutation of its im2col rows is a
+ * vpermi2b per 64 output bytes and 128-byte source window, with tables
+ * built once per call; rows too long for them take the reference. Group
+ * sums come from vpsadbw over the codes with 0x80 in the padding (so every
+ * group is its bytes + 128 each): per chunk for groups of 8, 16 or 32, per
+ * run of chunks for multiples of 64, otherwise from 8-byte sums kept in a
+ * buffer and added up once a stretch of the row is done (a vector store
+ * read straight back by scalar loads stalls). */
+#define PERM_PAIRS 192
+#define LANE_CHUNKS 64 /* 64-byte chunks whose 8-byte sums are buffered */
+void qb_q4codes_rows_avx512(const qb_q4_codes *c, int64_t m0, int64_t m1)
+{
+    const int64_t k = c->k, kp = c->kp, G = c->group, groups = kp / G;
+    const int64_t chunks = (kp + 63) / 64, windows = c->perm ? (k + 127) / 128 : 0;
+    if (c->perm && chunks * windows > PERM_PAIRS) {
+        qb_q4codes_rows_ref(c, m0, m1);
+        return;
+    }
+    _Alignas(64) uint8_t idx[c->perm ? PERM_PAIRS : 1][64];
+    __mmask64 sel[c->perm ? PERM_PAIRS : 1], win_lo[c->perm ? PERM_PAIRS : 1], win_hi[c->perm ? PERM_PAIRS : 1];
+    for (int64_t w = 0; w < windows; w++) {
+        int64_t left = k - w * 128; /* source bytes from the window's start: no read past the row */
+        win_lo[w] = left >= 64 ? ~0ull : (1ull << left) - 1;
+        win_hi[w] = left >= 128 ? ~0ull : left > 64 ? (1ull << (left - 64)) - 1 : 0;
+        for (int64_t j = 0; j < chunks; j++) {
+            uint64_t mask = 0;
+            for (int b = 0; b < 64; b++) {
+                int64_t i = j * 64 + b, from = i < k ? c->perm[i] - w * 128 : -1;
+                idx[j * windows + w][b] = (uint8_t)(from & 127);
+                if (from >= 0 && from < 128) mask |= 1ull << b;
+            }
+            sel[j * windows + w] = mask;
+        }
+    }
+    const int small = G <= 32 && 64 % G == 0, wide = G % 64 == 0, gshift = __builtin_ctzll((unsigned long long)G);
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    _Alignas(64) uint64_t lane[small || wide ? 1 : LANE_CHUNKS * 8];
+    for (int64_t m = m0; m < m1; m++) {
+        const uint8_t *src = c->src + m * c->lds;
+        int8_t *dst = c->dst + m * kp;
+        int32_t *gs = c->gsum + m * groups;
+        int64_t g = 0, gl = 0; /* the group of the next 8-byte lane, and the lane's place in it */
+        int64_t run = 0;       /* its sum so far */
+        for (int64_t j0 = 0; j0 < chunks; j0 += LANE_CHUNKS) {
+            int64_t j1 = j0 + LANE_CHUNKS < chunks ? j0 + LANE_CHUNKS : chunks;
+            for (int64_t j = j0; j < j1; j++) {
+                int64_t i0 = j * 64, nk = k - i0, np = kp - i0;
+                __mmask64 valid = nk >= 64 ? ~0ull : nk > 0 ? (1ull << nk) - 1 : 0;
+                __mmask64 inkp = np >= 64 ? ~0ull : (1ull << np) - 1;
+                __m512i v;
+                if (!c->perm) {
+                    v = _mm512_maskz_loadu_epi8(valid, src + i0);
+                } else {
+                    v = _mm512_setzero_si512();
+                    for (int64_t w = 0; w < windows; w++) {
+                        __m512i lo = _mm512_maskz_loadu_epi8(win_lo[w], src + w * 128);
+                        __m512i hi = _mm512_maskz_loadu_epi8(win_hi[w], src + w * 128 + 64);
+                        __m512i r = _mm512_permutex2var_epi8(lo, _mm512_load_si512(idx[j * windows + w]), hi);
+                        v = _mm512_mask_mov_epi8(v, sel[j * windows + w], r);
+                    }
+                }
+                __m512i d = _mm512_maskz_mov_epi8(valid, _mm512_xor_si512(v, flip)); /* code - 128; 0 past k */
+                _mm512_mask_storeu_epi8(dst + i0, inkp, d);
+                __m512i u = _mm512_xor_si512(d, flip); /* the codes, 0x80 past k */
+                if (small) { /* no division: G is 8, 16 or 32 */
+                    chunk_group_sums(u, G, gs + (i0 >> gshift), (int)((np < 64 ? np : 64) >> gshift));
+                } else if (wide) {
+                    run += _mm512_reduce_add_epi64(_mm512_sad_epu8(u, _mm512_setzero_si512()));
+                    if (++gl == G / 64) {
+                        gs[g++] = (int32_t)(run - 128 * G);
+                        run = 0;
+                        gl = 0;
+                    }
+                } else {
+                    _mm512_store_si512(lane + (j - j0) * 8, _mm512_sad_epu8(u, _mm512_setzero_si512()));
+                }
+            }
+            if (small || wide) continue;
+            int64_t nl = (j1 - j0) * 8, left = kp / 8 - j0 * 8;
+            for (int64_t l = 0; l < nl && l < left; l++) {
+                run += (int64_t)lane[l];
+                if (++gl == G / 8) {
+                    gs[g++] = (int32_t)(run - 128 * G);
+                    run = 0;
+                    gl = 0;
+                }
+            }
+        }
+    }
+}

@@ -127,6 +127,9 @@ qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *s, 
  * past k_h * segp with 0. Rows [m0, m1) only, so threads can share it. */
 void qb_im2col_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t m0, int64_t m1,
                   uint8_t *dst, int64_t ldd, int64_t segp);
+/* The same with dst pointing at row m0 (a buffer for rows [m0, m1) only). */
+void qb_im2col_u8_at(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t m0, int64_t m1,
+                     uint8_t *dst, int64_t ldd, int64_t segp);
 
 /* ---- 4-bit weights with group scales x int8 activations ------------- */
 
@@ -192,17 +195,14 @@ qb_status qb_q4a8_gemm(const qb_backend *be, qb_pool *pool, const qb_q4a8_args *
 /* The same as a convolution: x NHWC uint8 codes, weights packed from ONNX
  * (cout, cin * kh * kw) order (groups run along cin, kh, kw as the model
  * stores them), padding with the zero point, y NHWC floats (rq as above).
- * Runs through an im2col buffer in that (c, ky, kx) order (scratch): the
- * int8 kernels' (ky, kx, c) rows would cut across the groups. */
+ * Runs through an im2col buffer (scratch) whose (kh, kw, c) rows the
+ * backend permutes into the weights' (c, kh, kw) order while it makes the
+ * int8 rows (the groups would cut across NHWC rows). A window that is the
+ * whole unpadded image (a dense layer reading a flattened NHWC tensor) is
+ * read in place. */
 qb_status qb_q4a8_conv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *s, const uint8_t *x,
                        int32_t x_zp, const qb_q4weights *w, const qb_requant *rq, float *y,
                        qb_scratch *scratch);
-
-/* im2col of uint8 NHWC activations in ONNX weight order: row m (an output
- * pixel) of dst gets at c * k_h * k_w + ky * k_w + kx the tap (ky, kx) of
- * channel c, pad for taps outside the image. Rows [m0, m1) only. */
-void qb_im2col_chw_u8(const qb_conv_shape *s, const uint8_t *x, uint8_t pad, int64_t m0, int64_t m1,
-                      uint8_t *dst, int64_t ldd);
 
 /* ---- binary weights and activations (XNOR + popcount) --------------- */
 
