@@ -42,7 +42,7 @@ typedef struct kb_impl kb_impl;
 int kb_impl_count(void);
 const kb_impl *kb_impl_at(int i);
 const char *kb_impl_name(const kb_impl *im);  /* "qbench-int8", "onednn-fp32", ... */
-const char *kb_impl_dtype(const kb_impl *im); /* "fp32", "bf16", "int8", "int4", "ternary", "binary" */
+const char *kb_impl_dtype(const kb_impl *im); /* "fp32", "bf16", "int8", "int4", "int4g", "ternary", "binary" */
 /* 1 for the qbench kernels (which run on env->be), 0 for peers. */
 int kb_impl_is_qbench(const kb_impl *im);
 int kb_impl_applies(const kb_impl *im, const kb_shape *s);
