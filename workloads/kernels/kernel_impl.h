@@ -50,22 +50,34 @@ typedef struct qb_qgemm_job qb_qgemm_job;
  * before would move ties to the other neighbour.) */
 #define QB_DMULT_MAX_SHIFT 43
 
-/* Where row m of a job is: for an implicit conv, output pixel (b, oy, ox).
- * Block functions walk rows in order, so they advance a cursor instead of
- * dividing for every tile. */
+/* Where row m of a job is: for an implicit conv, output pixel (b, oy, ox),
+ * whose window starts at px in the input. Block functions walk rows in
+ * order, so they advance a cursor instead of dividing for every tile, and
+ * step pointers instead of multiplying for every row. */
 typedef struct {
     int64_t m, b, oy, ox;
+    const uint8_t *px;
 } qb_row_cursor;
+
+/* Input bytes between the windows of neighbours in an output row. */
+static inline int64_t qb_conv_pixel_step(const qb_conv_shape *s) { return s->stride_w * s->in_c; }
+
+static inline const uint8_t *qb_conv_window(const qb_qgemm_job *j, int64_t b, int64_t oy, int64_t ox)
+{
+    const qb_conv_shape *s = j->conv;
+    return j->x + ((b * s->in_h + oy * s->stride_h) * s->in_w + ox * s->stride_w) * s->in_c;
+}
 
 static inline qb_row_cursor qb_row_cursor_at(const qb_qgemm_job *j, int64_t m)
 {
-    qb_row_cursor c = {m, 0, 0, 0};
+    qb_row_cursor c = {m, 0, 0, 0, NULL};
     if (j->conv) {
         const qb_conv_shape *s = j->conv;
         int64_t pix = s->out_h * s->out_w, rem = m % pix;
         c.b = m / pix;
         c.oy = rem / s->out_w;
         c.ox = rem % s->out_w;
+        c.px = qb_conv_window(j, c.b, c.oy, c.ox);
     }
     return c;
 }
@@ -77,6 +89,10 @@ static inline void qb_row_cursor_advance(const qb_qgemm_job *j, qb_row_cursor *c
     if (!j->conv) return;
     const qb_conv_shape *s = j->conv;
     c->ox += n;
+    if (c->ox < s->out_w) {
+        c->px += n * qb_conv_pixel_step(s);
+        return;
+    }
     while (c->ox >= s->out_w) {
         c->ox -= s->out_w;
         if (++c->oy == s->out_h) {
@@ -84,6 +100,7 @@ static inline void qb_row_cursor_advance(const qb_qgemm_job *j, qb_row_cursor *c
             c->b++;
         }
     }
+    c->px = qb_conv_window(j, c->b, c->oy, c->ox);
 }
 
 /* Pointers to segment s of rows m0 .. m0 + mr - 1 (m0 = at->m) into
@@ -104,18 +121,24 @@ static inline void qb_job_rows_at(const qb_qgemm_job *j, const qb_row_cursor *at
         return;
     }
     const qb_conv_shape *s = j->conv;
-    int64_t c = s->in_c, row_bytes = s->in_w * c;
+    const int64_t ky_step = s->dil_h * s->in_w * s->in_c, step = qb_conv_pixel_step(s);
+    const int64_t out_w = s->out_w, k_h = s->k_h;
     int64_t b = at->b, oy = at->oy, ox = at->ox;
+    const uint8_t *p = at->px;
     for (int r = 0; r < mr; r++) {
-        if (r > 0 && r < mvalid && ++ox == s->out_w) {
-            ox = 0;
-            if (++oy == s->out_h) {
-                oy = 0;
-                b++;
+        if (r > 0 && r < mvalid) {
+            if (++ox < out_w) {
+                p += step;
+            } else { /* the next output row: multiply once per row, not per pixel */
+                ox = 0;
+                if (++oy == s->out_h) {
+                    oy = 0;
+                    b++;
+                }
+                p = qb_conv_window(j, b, oy, 0);
             }
         }
-        const uint8_t *p = j->x + ((b * s->in_h + oy * s->stride_h) * s->in_w + ox * s->stride_w) * c;
-        for (int64_t ky = 0; ky < s->k_h; ky++) rows[ky * mr + r] = p + ky * s->dil_h * row_bytes;
+        for (int64_t ky = 0; ky < k_h; ky++) rows[ky * mr + r] = p + ky * ky_step;
     }
 }
 
