@@ -434,6 +434,29 @@ static void test_conv_matches_definition(void **state)
     qb_pool_free(pool);
 }
 
+/* Output rows long enough for the int8 run tiles of every height
+ * (qgemm_avx512.c): a row's last tile overlapping the one before, rows
+ * split between threads mid-row, a row's rest too short for a tile, and
+ * every panel width (16 to 64 channels, and a panel past the first). */
+static void test_conv_long_output_rows(void **state)
+{
+    (void)state;
+    qb_rng r;
+    qb_rng_seed(&r, 777);
+    qb_pool *pool;
+    assert_int_equal(qb_pool_create(&pool, 2, NULL, NULL), QB_OK);
+    static const int64_t widths[] = {5, 7, 9, 14, 16, 23, 28, 32};
+    static const int64_t couts[] = {16, 32, 48, 64, 80, 13, 100};
+    for (int it = 0; it < 14; it++) {
+        qb_conv_shape s = {.batch = 1 + it % 2, .in_h = 3 + it % 3, .in_w = widths[it % 8],
+                           .in_c = it % 3 ? 16 : 1, .out_c = couts[it % 7], .k_h = 3, .k_w = 3,
+                           .stride_h = 1, .stride_w = it % 5 == 4 ? 2 : 1, .dil_h = 1, .dil_w = 1,
+                           .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
+        run_conv_case(&r, &s, 0, it % 4 == 3 ? QB_OUT_F32 : QB_OUT_U8, it % 2 ? pool : NULL);
+    }
+    qb_pool_free(pool);
+}
+
 /* A conv's float output with a residual Add, the Add's ReLU and the sum's
  * codes computed in the epilogue (requant.h): bit for bit the separate
  * steps (float conv, qb_nhwc_add, the quantizer library's qb_quantize_to),
@@ -576,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_gemm_large_and_threaded),
         cmocka_unit_test(test_gemm_extremes_saturate),
         cmocka_unit_test(test_conv_matches_definition),
+        cmocka_unit_test(test_conv_long_output_rows),
         cmocka_unit_test(test_conv_fused_add_and_codes),
         cmocka_unit_test(test_bad_arguments),
     };

@@ -116,7 +116,7 @@ QB_AI __m512i requant_int(__m512i acc, __m512i mult, __m512i mult_o, __m512i sh_
     return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
 }
 
-QB_AI void epilogue(const qb_qgemm_job *j, __m512i acc[MR_MAX][4], int64_t m0, int mvalid,
+QB_AI void epilogue(const qb_qgemm_job *j, __m512i (*acc)[4], int64_t m0, int mvalid,
                     int64_t n0, int nvalid, const int MR, const int NR)
 {
     const epi e = epi_of(j);
@@ -130,7 +130,7 @@ QB_AI void epilogue(const qb_qgemm_job *j, __m512i acc[MR_MAX][4], int64_t m0, i
         __m512i off = _mm512_maskz_loadu_epi32(km, j->off + nc);
         __m512i zpw = e.wzp ? _mm512_maskz_loadu_epi32(km, e.wzp + nc) : _mm512_setzero_si512();
         if (e.mode == EPI_S32) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (int r = 0; r < MR; r++)
                 if (r < mvalid)
                     _mm512_mask_storeu_epi32((int32_t *)e.c + (m0 + r) * e.ldc + nc, km,
@@ -142,7 +142,7 @@ QB_AI void epilogue(const qb_qgemm_job *j, __m512i acc[MR_MAX][4], int64_t m0, i
             const __m512 clo = _mm512_set1_ps((float)(rq->code_lo - rq->code_zp));
             const __m512 chi = _mm512_set1_ps((float)(rq->code_hi - rq->code_zp));
             const __m512i czp = _mm512_set1_epi32(rq->code_zp);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (int r = 0; r < MR; r++)
                 if (r < mvalid) {
                     int64_t at = (m0 + r) * e.ldc + nc;
@@ -157,7 +157,7 @@ QB_AI void epilogue(const qb_qgemm_job *j, __m512i acc[MR_MAX][4], int64_t m0, i
             __m512d dm_hi = _mm512_maskz_loadu_pd((__mmask8)(km >> 8), j->dmult + nc + 8);
             const __m512d lo = _mm512_set1_pd(e.lo - e.zp), hi = _mm512_set1_pd(e.hi - e.zp);
             const __m512i zp = _mm512_set1_epi32(e.zp);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (int r = 0; r < MR; r++)
                 if (r < mvalid) {
                     __m512d d0, d1;
@@ -179,7 +179,7 @@ QB_AI void epilogue(const qb_qgemm_job *j, __m512i acc[MR_MAX][4], int64_t m0, i
             __m512i half_o = _mm512_sub_epi64(_mm512_sllv_epi64(one, _mm512_sub_epi64(sh_o, one)), one);
             const __m512i lo = _mm512_set1_epi64(e.lo - e.zp), hi = _mm512_set1_epi64(e.hi - e.zp);
             const __m512i zp = _mm512_set1_epi32(e.zp);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (int r = 0; r < MR; r++)
                 if (r < mvalid) {
                     __m512i v = requant_int(offset(&e, acc[r][c], off, zpw, m0 + r), mult, mult_o, sh_e, sh_o, half_e,
@@ -317,6 +317,183 @@ static int row_tile(int mvalid, int *mr)
     return 3;
 }
 
+/* Rows [m, m + count) against panels [p0, p1), clipped to channels < n1,
+ * with row pointer arrays (any rows, dense or conv, int8 or ternary). */
+static void array_rows(const qb_qgemm_job *j, qb_row_cursor at, int64_t count, int64_t p0, int64_t p1,
+                       int64_t n1, const uint8_t **rows)
+{
+    const qb_qweights *w = j->w;
+    int64_t ahead = j->conv ? MR_MAX * j->conv->stride_w * j->conv->in_c : MR_MAX * j->lda;
+    for (int64_t i = 0; i < count; i += MR_MAX, qb_row_cursor_advance(j, &at, MR_MAX)) {
+        int mvalid = (int)(count - i < MR_MAX ? count - i : MR_MAX), mr;
+        int ti = row_tile(mvalid, &mr);
+        qb_job_rows_at(j, &at, mr, mvalid, rows);
+        for (int64_t p = p0; p < p1; p++) {
+            int64_t nstart = p * QB_PANEL;
+            int64_t nend = nstart + QB_PANEL < n1 ? nstart + QB_PANEL : n1;
+            const int8_t *wp = (const int8_t *)w->data + qb_panel_offset(w, p);
+            tiles[w->bits == 2][qb_panel_width(w->n, p) / 16 - 1][ti](j, rows, wp, ahead, at.m, mvalid, nstart,
+                                                                       (int)(nend - nstart));
+        }
+    }
+}
+
+/* ---- implicit conv along an output row --------------------------------
+ * Neighbouring pixels of an output row have windows ps = stride_w * in_c
+ * bytes apart, so a tile of MR of them needs no pointer array: row r of
+ * kernel row s is at base + s * ky_step + r * ps. With one pointer per
+ * kernel row the tile can be taller (16 rows of one vector), which
+ * amortizes the epilogue's constants and the weight loads. Int8 only. */
+#define RUN_MR_MAX 16
+
+/* NR vectors of a panel WNR vectors wide (weights of a k step are 64 * WNR
+ * bytes apart). */
+QB_AI void run_tile(const qb_qgemm_job *j, const uint8_t *base, int64_t ky_step, int64_t ps, const int8_t *wp,
+                    int64_t m0, int64_t n0, int nvalid, const int MR, const int NR, const int WNR)
+{
+    /* fewer than 10 accumulators: two sets over alternate k steps, so that
+     * vpdpbusd does not wait on its own latency */
+    const int KS = MR * NR < 10 ? 2 : 1;
+    __m512i acc[2][RUN_MR_MAX][4];
+#pragma GCC unroll 2
+    for (int set = 0; set < KS; set++)
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+            for (int c = 0; c < NR; c++) acc[set][r][c] = _mm512_setzero_si512();
+    const int8_t *w = wp;
+    const int64_t steps = j->seg_k / 4;
+    for (int s = 0; s < j->nseg; s++) {
+        const uint8_t *p = base + s * ky_step;
+        int64_t t = 0;
+        for (; t + KS <= steps; t += KS, w += 64 * WNR * KS) {
+#pragma GCC unroll 2
+            for (int set = 0; set < KS; set++) {
+                __m512i wv[4];
+#pragma GCC unroll 4
+                for (int c = 0; c < NR; c++) wv[c] = _mm512_load_si512(w + 64 * (WNR * set + c));
+#pragma GCC unroll 16
+                for (int r = 0; r < MR; r++) {
+                    __m512i b = _mm512_set1_epi32(qb_ld32(p + r * ps + 4 * (t + set)));
+#pragma GCC unroll 4
+                    for (int c = 0; c < NR; c++) acc[set][r][c] = _mm512_dpbusd_epi32(acc[set][r][c], b, wv[c]);
+                }
+            }
+        }
+        for (; t < steps; t++, w += 64 * WNR) {
+            __m512i wv[4];
+#pragma GCC unroll 4
+            for (int c = 0; c < NR; c++) wv[c] = _mm512_load_si512(w + 64 * c);
+#pragma GCC unroll 16
+            for (int r = 0; r < MR; r++) {
+                __m512i b = _mm512_set1_epi32(qb_ld32(p + r * ps + 4 * t));
+#pragma GCC unroll 4
+                for (int c = 0; c < NR; c++) acc[0][r][c] = _mm512_dpbusd_epi32(acc[0][r][c], b, wv[c]);
+            }
+        }
+    }
+    if (KS == 2)
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+            for (int c = 0; c < NR; c++) acc[0][r][c] = _mm512_add_epi32(acc[0][r][c], acc[1][r][c]);
+    epilogue(j, acc[0], m0, MR, n0, nvalid, MR, NR);
+}
+
+typedef void (*run_fn)(const qb_qgemm_job *, const uint8_t *, int64_t, int64_t, const int8_t *, int64_t,
+                       int64_t, int);
+#define RUN_FN(MR, NR, WNR)                                                                                   \
+    static void run_##MR##_##NR##_##WNR(const qb_qgemm_job *j, const uint8_t *base, int64_t ky_step,          \
+                                        int64_t ps, const int8_t *wp, int64_t m0, int64_t n0, int nvalid)     \
+    {                                                                                                         \
+        run_tile(j, base, ky_step, ps, wp, m0, n0, nvalid, MR, NR, WNR);                                      \
+    }
+/* Heights per panel width (WNR vectors), at most 24 accumulators; a tile
+ * of NR < WNR vectors runs once per NR vectors of the panel (7 pixels of
+ * a 64-channel panel: two passes of 2 vectors). */
+#define RUN_HEIGHTS 4
+RUN_FN(7, 1, 1) RUN_FN(8, 1, 1) RUN_FN(14, 1, 1) RUN_FN(16, 1, 1)
+RUN_FN(4, 2, 2) RUN_FN(7, 2, 2) RUN_FN(8, 2, 2) RUN_FN(12, 2, 2)
+RUN_FN(4, 3, 3) RUN_FN(6, 3, 3) RUN_FN(7, 3, 3) RUN_FN(8, 3, 3)
+RUN_FN(4, 4, 4) RUN_FN(5, 4, 4) RUN_FN(6, 4, 4) RUN_FN(7, 2, 4)
+static const struct {
+    int h, nr;
+    run_fn fn;
+} runs[4][RUN_HEIGHTS] = {
+    {{7, 1, run_7_1_1}, {8, 1, run_8_1_1}, {14, 1, run_14_1_1}, {16, 1, run_16_1_1}},
+    {{4, 2, run_4_2_2}, {7, 2, run_7_2_2}, {8, 2, run_8_2_2}, {12, 2, run_12_2_2}},
+    {{4, 3, run_4_3_3}, {6, 3, run_6_3_3}, {7, 3, run_7_3_3}, {8, 3, run_8_3_3}},
+    {{4, 4, run_4_4_4}, {5, 4, run_5_4_4}, {6, 4, run_6_4_4}, {7, 2, run_7_2_4}},
+};
+
+/* One run tile of h pixels from `first` (row m of the job) over a panel
+ * WNR vectors wide, in passes of the tile's width. */
+static void run_panel(const qb_qgemm_job *j, int wnr, int i, const uint8_t *first, int64_t ky_step, int64_t ps,
+                      const int8_t *wp, int64_t m, int64_t nstart, int nvalid)
+{
+    for (int c0 = 0; c0 < wnr && nvalid > 16 * c0; c0 += runs[wnr - 1][i].nr)
+        runs[wnr - 1][i].fn(j, first, ky_step, ps, wp + 64 * c0, m, nstart + 16 * c0, nvalid - 16 * c0);
+}
+
+/* The run height for output rows of out_w pixels and NR vectors: the one
+ * computing the fewest rows (the last tile of a row overlaps the one
+ * before it), counting a tile's setup and epilogue as RUN_TILE_COST rows.
+ * -1: none fits (rows shorter than the lowest tile). */
+#define RUN_TILE_COST 3
+static int run_height(int64_t out_w, int nr)
+{
+    int best = -1;
+    int64_t best_cost = 0;
+    for (int i = 0; i < RUN_HEIGHTS; i++) {
+        int h = runs[nr - 1][i].h;
+        if (!h || h > out_w) continue;
+        int64_t cost = (out_w + h - 1) / h * (h + RUN_TILE_COST);
+        if (best < 0 || cost < best_cost) best = i, best_cost = cost;
+    }
+    return best;
+}
+
+/* Int8 implicit conv: each output row's pixels in [m0, m1) as run tiles
+ * per panel; rows of a panel no run fits go through array_rows. */
+static void conv_rows(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_t p0, int64_t p1, int64_t n1,
+                      const uint8_t **rows)
+{
+    const qb_conv_shape *s = j->conv;
+    const qb_qweights *w = j->w;
+    const int64_t ps = qb_conv_pixel_step(s), ky_step = s->dil_h * s->in_w * s->in_c;
+    /* rewriting an overlapped row must give the same bytes: not so when
+     * the output is added to a residual that might be the same memory */
+    const int overlap = !j->rq->residual;
+    int hi[4];
+    for (int nr = 1; nr <= 4; nr++) hi[nr - 1] = run_height(s->out_w, nr);
+    qb_row_cursor at = qb_row_cursor_at(j, m0);
+    while (at.m < m1) {
+        int64_t len = s->out_w - at.ox < m1 - at.m ? s->out_w - at.ox : m1 - at.m;
+        for (int64_t p = p0; p < p1; p++) {
+            int nr = qb_panel_width(w->n, p) / 16;
+            int64_t nstart = p * QB_PANEL;
+            int nvalid = (int)((nstart + QB_PANEL < n1 ? nstart + QB_PANEL : n1) - nstart);
+            const int8_t *wp = (const int8_t *)w->data + qb_panel_offset(w, p);
+            int i = hi[nr - 1], h = i >= 0 ? runs[nr - 1][i].h : 0;
+            int64_t done = 0;
+            if (h && len >= h) {
+                for (; done + h <= len; done += h)
+                    run_panel(j, nr, i, at.px + done * ps, ky_step, ps, wp, at.m + done, nstart, nvalid);
+                if (done < len && overlap) {
+                    run_panel(j, nr, i, at.px + (len - h) * ps, ky_step, ps, wp, at.m + len - h, nstart, nvalid);
+                    done = len;
+                }
+            }
+            if (done < len) {
+                qb_row_cursor rest = at;
+                qb_row_cursor_advance(j, &rest, done);
+                array_rows(j, rest, len - done, p, p + 1, n1, rows);
+            }
+        }
+        qb_row_cursor_advance(j, &at, len);
+    }
+}
+
 void qb_qgemm_block_avx512(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
     const qb_qweights *w = j->w;
@@ -324,23 +501,9 @@ void qb_qgemm_block_avx512(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_
     int64_t p0 = n0 / QB_PANEL, p1 = (n1 + QB_PANEL - 1) / QB_PANEL;
     int64_t panel_bytes = QB_PANEL * w->kp * w->bits / 8;
     int64_t per_block = BLOCK_BYTES / panel_bytes > 1 ? BLOCK_BYTES / panel_bytes : 1;
-    /* distance to the next row tile's activations, for prefetching */
-    int64_t ahead = j->conv ? MR_MAX * j->conv->stride_w * j->conv->in_c : MR_MAX * j->lda;
     for (int64_t pb = p0; pb < p1; pb += per_block) {
         int64_t pe = pb + per_block < p1 ? pb + per_block : p1;
-        qb_row_cursor at = qb_row_cursor_at(j, m0);
-        for (int64_t m = m0; m < m1; m += MR_MAX, qb_row_cursor_advance(j, &at, MR_MAX)) {
-            int mvalid = (int)(m1 - m < MR_MAX ? m1 - m : MR_MAX), mr;
-            int ti = row_tile(mvalid, &mr);
-            qb_job_rows_at(j, &at, mr, mvalid, rows);
-            for (int64_t p = pb; p < pe; p++) {
-                int pw = qb_panel_width(w->n, p);
-                int64_t nstart = p * QB_PANEL;
-                int64_t nend = nstart + QB_PANEL < n1 ? nstart + QB_PANEL : n1;
-                const int8_t *wp = (const int8_t *)w->data + qb_panel_offset(w, p);
-                tiles[w->bits == 2][pw / 16 - 1][ti](j, rows, wp, ahead, m, mvalid, nstart,
-                                                     (int)(nend - nstart));
-            }
-        }
+        if (j->conv && w->bits == 8) conv_rows(j, m0, m1, pb, pe, n1, rows);
+        else array_rows(j, qb_row_cursor_at(j, m0), m1 - m0, pb, pe, n1, rows);
     }
 }
