@@ -268,12 +268,13 @@ static qb_status run_codes(const qb_backend *be, qb_pool *pool, int64_t m, const
     r.region = region.total;
     int threads = pool ? qb_pool_size(pool) : 1;
     qb_scratch_plan plan = {0};
-    if (cs) qb_scratch_plan_add(&plan, (size_t)w->k * sizeof(int32_t));
+    int permute = cs && cs->in_c > 1 && cs->k_h * cs->k_w > 1; /* else (kh, kw, c) is (c, kh, kw) */
+    if (permute) qb_scratch_plan_add(&plan, (size_t)w->k * sizeof(int32_t));
     for (int t = 0; t < threads; t++) qb_scratch_plan_add(&plan, r.region);
     qb_scratch owned = {0};
     char *cur = qb_scratch_get(scratch, &owned, &plan);
     if (!cur) return QB_ERR_NOMEM;
-    if (cs) { /* (kh, kw, c) rows (im2col, or NHWC images) to the weights' (c, kh, kw) order */
+    if (permute) { /* (kh, kw, c) rows (im2col, or NHWC images) to the weights' (c, kh, kw) order */
         int32_t *perm = (int32_t *)qb_scratch_take(&cur, (size_t)w->k * sizeof(int32_t));
         int64_t taps = cs->k_h * cs->k_w;
         for (int64_t c = 0; c < cs->in_c; c++)
