@@ -37,10 +37,21 @@ struct qb_qgemm_job {
     const qb_requant *rq;
     const double *dmult;       /* (n) mult * 2^-rshift when every rshift <= QB_DMULT_MAX_SHIFT, else NULL */
     int dmult_small;           /* every dmult <= 1/2: |acc * dmult| < 2^30, no clamp needed before int32 */
+    const struct qb_conv_rowskip *rowskip; /* implicit int8 conv: (out_h), or NULL */
     void *c;
     int64_t ldc;
 };
 typedef struct qb_qgemm_job qb_qgemm_job;
+
+/* Output row oy of an implicit int8 conv whose first or last kernel rows
+ * read only padding (zero points): a kernel may run segments [first, end)
+ * alone with offsets `off`, which add a_zp times the skipped kernel rows'
+ * weight sums (qb_qweights.segsum): the same integers. Block functions
+ * that run every segment use job->off. */
+typedef struct qb_conv_rowskip {
+    int first, end;
+    const int32_t *off;
+} qb_conv_rowskip;
 
 /* Requantization in double precision, acc * (mult * 2^-rshift) rounded half
  * to even, then + zero point, gives exactly qb_requant_code when rshift <=

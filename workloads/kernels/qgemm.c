@@ -116,6 +116,49 @@ static void border_rows(void *p, int tid, int64_t r0, int64_t r1)
     }
 }
 
+/* Kernel rows [first, end) of output row oy that read some of the input
+ * (not only the padding of shape s). */
+static void live_rows(const qb_conv_shape *s, int64_t oy, int *first, int *end)
+{
+    int f = 0, e = (int)s->k_h;
+    while (f < e && oy * s->stride_h - s->pad_top + f * s->dil_h < 0) f++;
+    while (e > f && oy * s->stride_h - s->pad_top + (e - 1) * s->dil_h >= s->in_h) e--;
+    *first = f;
+    *end = e;
+}
+
+/* Output rows of shape s that skip a padding-only kernel row. */
+static int64_t skipping_rows(const qb_conv_shape *s)
+{
+    int64_t count = 0;
+    for (int64_t oy = 0; oy < s->out_h; oy++) {
+        int f, e;
+        live_rows(s, oy, &f, &e);
+        count += f > 0 || e < s->k_h;
+    }
+    return count;
+}
+
+/* rs[oy] for every output row: offsets plus a_zp x the skipped kernel
+ * rows' weight sums, in `room` (n int32 per skipping row). */
+static void fill_rowskip(qb_conv_rowskip *rs, int32_t *room, const qb_conv_shape *s, const qb_qweights *w,
+                         const int32_t *off, int32_t a_zp)
+{
+    for (int64_t oy = 0; oy < s->out_h; oy++) {
+        live_rows(s, oy, &rs[oy].first, &rs[oy].end);
+        rs[oy].off = off;
+        if (rs[oy].first == 0 && rs[oy].end == s->k_h) continue;
+        for (int64_t i = 0; i < w->n; i++) {
+            int32_t o = off[i];
+            for (int64_t ky = 0; ky < s->k_h; ky++)
+                if (ky < rs[oy].first || ky >= rs[oy].end) o = qb_wrap_add(o, qb_wrap_mul(a_zp, w->segsum[ky * w->n + i]));
+            room[i] = o;
+        }
+        rs[oy].off = room;
+        room += w->n;
+    }
+}
+
 /* Runs a job whose row source is set: plans scratch, prepares rows, runs.
  * With `unpadded`, job->conv is a bordered copy's geometry (see qb_qconv)
  * and job->x, of geometry unpadded, is copied into it first. */
@@ -134,6 +177,11 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
     if (need_copy) qb_scratch_plan_add(&plan, (size_t)(m * w->kp));
     const qb_conv_shape *bs = job->conv;
     int64_t border_bytes = unpadded ? bs->batch * bs->in_h * bs->in_w * bs->in_c : 0;
+    int64_t skipping = unpadded && w->bits == 8 && w->segsum ? skipping_rows(unpadded) : 0;
+    if (skipping) {
+        qb_scratch_plan_add(&plan, (size_t)unpadded->out_h * sizeof(qb_conv_rowskip));
+        qb_scratch_plan_add(&plan, (size_t)(skipping * n) * sizeof(int32_t));
+    }
     if (unpadded) qb_scratch_plan_add(&plan, (size_t)border_bytes);
     qb_scratch owned = {0};
     char *cur = qb_scratch_get(scratch, &owned, &plan);
@@ -161,6 +209,12 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
         job->conv = NULL;
         job->nseg = 1;
         job->seg_k = w->kp;
+    }
+    if (skipping) {
+        qb_conv_rowskip *rs = (qb_conv_rowskip *)qb_scratch_take(&cur, (size_t)unpadded->out_h * sizeof *rs);
+        int32_t *room = (int32_t *)qb_scratch_take(&cur, (size_t)(skipping * n) * sizeof(int32_t));
+        fill_rowskip(rs, room, unpadded, w, off, a_zp);
+        job->rowskip = rs;
     }
     if (unpadded) {
         struct border_ctx bc = {unpadded, bs, job->x, (uint8_t *)qb_scratch_take(&cur, (size_t)border_bytes),

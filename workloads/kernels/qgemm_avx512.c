@@ -135,7 +135,7 @@ QB_AI void small_sat_rows(const epi *e, __m512i (*acc)[4], int c, __m512i off, _
         }
 }
 
-QB_AI void epilogue(const qb_qgemm_job *j, __m512i (*acc)[4], int64_t m0, int mvalid,
+QB_AI void epilogue(const qb_qgemm_job *j, const int32_t *offs, __m512i (*acc)[4], int64_t m0, int mvalid,
                     int64_t n0, int nvalid, const int MR, const int NR)
 {
     const epi e = epi_of(j);
@@ -146,7 +146,7 @@ QB_AI void epilogue(const qb_qgemm_job *j, __m512i (*acc)[4], int64_t m0, int mv
         if (nv <= 0) break;
         int64_t nc = n0 + 16 * c;
         __mmask16 km = lanes(nv);
-        __m512i off = _mm512_maskz_loadu_epi32(km, j->off + nc);
+        __m512i off = _mm512_maskz_loadu_epi32(km, offs + nc);
         __m512i zpw = e.wzp ? _mm512_maskz_loadu_epi32(km, e.wzp + nc) : _mm512_setzero_si512();
         if (e.mode == EPI_S32) {
 #pragma GCC unroll 16
@@ -302,7 +302,7 @@ QB_AI void tile(const qb_qgemm_job *j, const uint8_t *const *rows, const int8_t 
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
             for (int c = 0; c < NR; c++) acc[r][c] = _mm512_add_epi32(acc[r][c], SLOT(r, c, set));
-    epilogue(j, acc, m0, mvalid, n0, nvalid, MR, NR);
+    epilogue(j, j->off, acc, m0, mvalid, n0, nvalid, MR, NR);
 }
 #undef SLOT
 
@@ -373,7 +373,8 @@ static void array_rows(const qb_qgemm_job *j, qb_row_cursor at, int64_t count, i
 /* NR vectors of a panel WNR vectors wide (weights of a k step are 64 * WNR
  * bytes apart). */
 QB_AI void run_tile(const qb_qgemm_job *j, const uint8_t *base, int64_t ky_step, int64_t ps, const int8_t *wp,
-                    int64_t m0, int64_t n0, int nvalid, const int MR, const int NR, const int WNR)
+                    const qb_conv_rowskip *rs, int64_t m0, int64_t n0, int nvalid, const int MR, const int NR,
+                    const int WNR)
 {
     /* fewer than 10 accumulators: two sets over alternate k steps, so that
      * vpdpbusd does not wait on its own latency */
@@ -385,9 +386,11 @@ QB_AI void run_tile(const qb_qgemm_job *j, const uint8_t *base, int64_t ky_step,
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
             for (int c = 0; c < NR; c++) acc[set][r][c] = _mm512_setzero_si512();
-    const int8_t *w = wp;
     const int64_t steps = j->seg_k / 4, ps2 = 2 * ps;
-    for (int s = 0; s < j->nseg; s++) {
+    const int first = rs ? rs->first : 0, end = rs ? rs->end : j->nseg;
+    const int32_t *offs = rs ? rs->off : j->off;
+    const int8_t *w = wp + first * steps * 64 * WNR;
+    for (int s = first; s < end; s++) {
         /* row r at q[r / 3] + (r % 3) * ps: a base and an index register
          * address three rows, so few registers hold them all (one per row
          * would leave too few for the loop) */
@@ -432,16 +435,17 @@ QB_AI void run_tile(const qb_qgemm_job *j, const uint8_t *base, int64_t ky_step,
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
             for (int c = 0; c < NR; c++) acc[0][r][c] = _mm512_add_epi32(acc[0][r][c], acc[1][r][c]);
-    epilogue(j, acc[0], m0, MR, n0, nvalid, MR, NR);
+    epilogue(j, offs, acc[0], m0, MR, n0, nvalid, MR, NR);
 }
 
-typedef void (*run_fn)(const qb_qgemm_job *, const uint8_t *, int64_t, int64_t, const int8_t *, int64_t,
-                       int64_t, int);
+typedef void (*run_fn)(const qb_qgemm_job *, const uint8_t *, int64_t, int64_t, const int8_t *,
+                       const qb_conv_rowskip *, int64_t, int64_t, int);
 #define RUN_FN(MR, NR, WNR)                                                                                   \
     static void run_##MR##_##NR##_##WNR(const qb_qgemm_job *j, const uint8_t *base, int64_t ky_step,          \
-                                        int64_t ps, const int8_t *wp, int64_t m0, int64_t n0, int nvalid)     \
+                                        int64_t ps, const int8_t *wp, const qb_conv_rowskip *rs, int64_t m0,  \
+                                        int64_t n0, int nvalid)                                               \
     {                                                                                                         \
-        run_tile(j, base, ky_step, ps, wp, m0, n0, nvalid, MR, NR, WNR);                                      \
+        run_tile(j, base, ky_step, ps, wp, rs, m0, n0, nvalid, MR, NR, WNR);                                  \
     }
 /* Heights per panel width (WNR vectors), at most 24 accumulators; a tile
  * of NR < WNR vectors runs once per NR vectors of the panel (7 pixels of
@@ -464,10 +468,10 @@ static const struct {
 /* One run tile of h pixels from `first` (row m of the job) over a panel
  * WNR vectors wide, in passes of the tile's width. */
 static void run_panel(const qb_qgemm_job *j, int wnr, int i, const uint8_t *first, int64_t ky_step, int64_t ps,
-                      const int8_t *wp, int64_t m, int64_t nstart, int nvalid)
+                      const int8_t *wp, const qb_conv_rowskip *rs, int64_t m, int64_t nstart, int nvalid)
 {
     for (int c0 = 0; c0 < wnr && nvalid > 16 * c0; c0 += runs[wnr - 1][i].nr)
-        runs[wnr - 1][i].fn(j, first, ky_step, ps, wp + 64 * c0, m, nstart + 16 * c0, nvalid - 16 * c0);
+        runs[wnr - 1][i].fn(j, first, ky_step, ps, wp + 64 * c0, rs, m, nstart + 16 * c0, nvalid - 16 * c0);
 }
 
 /* The run height for output rows of out_w pixels and NR vectors: the one
@@ -504,6 +508,7 @@ static void conv_rows(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_t p0,
     qb_row_cursor at = qb_row_cursor_at(j, m0);
     while (at.m < m1) {
         int64_t len = s->out_w - at.ox < m1 - at.m ? s->out_w - at.ox : m1 - at.m;
+        const qb_conv_rowskip *rs = j->rowskip ? &j->rowskip[at.oy] : NULL;
         for (int64_t p = p0; p < p1; p++) {
             int nr = qb_panel_width(w->n, p) / 16;
             int64_t nstart = p * QB_PANEL;
@@ -513,9 +518,9 @@ static void conv_rows(const qb_qgemm_job *j, int64_t m0, int64_t m1, int64_t p0,
             int64_t done = 0;
             if (h && len >= h) {
                 for (; done + h <= len; done += h)
-                    run_panel(j, nr, i, at.px + done * ps, ky_step, ps, wp, at.m + done, nstart, nvalid);
+                    run_panel(j, nr, i, at.px + done * ps, ky_step, ps, wp, rs, at.m + done, nstart, nvalid);
                 if (done < len && overlap) {
-                    run_panel(j, nr, i, at.px + (len - h) * ps, ky_step, ps, wp, at.m + len - h, nstart, nvalid);
+                    run_panel(j, nr, i, at.px + (len - h) * ps, ky_step, ps, wp, rs, at.m + len - h, nstart, nvalid);
                     done = len;
                 }
             }

@@ -51,6 +51,8 @@ typedef struct {
     int32_t *zp;      /* (n) weight zero point in code units, or NULL (all 0); ternary: all 1 */
     int64_t seg, segp;/* conv: a kernel row's k_w * in_c codes, padded to segp (the code
                        * group) with zero codes, so kp = k_h * segp; matrices: 0 */
+    int32_t *segsum;  /* int8 conv: (k_h, n) sum of each kernel row's codes (what a kernel
+                       * row reading only padding adds, per unit of zero point); else NULL */
 } qb_qweights;
 
 /* Packs int8 weights W(n, k) = w[n * stride_n + k * stride_k] with optional

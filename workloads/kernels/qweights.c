@@ -31,6 +31,7 @@ void qb_qweights_free(qb_qweights *w)
     free(w->data);
     free(w->colsum);
     free(w->zp);
+    free(w->segsum);
     memset(w, 0, sizeof *w);
 }
 
@@ -119,6 +120,10 @@ static qb_status pack_int8(qb_qweights *out, int64_t n, int64_t k, const wsource
             out->zp[i] = src->u8 ? z - 128 : z;
         }
     }
+    if (src->kh && !(out->segsum = qb_calloc((size_t)(src->kh * n), sizeof(int32_t)))) {
+        qb_qweights_free(out);
+        return QB_ERR_NOMEM;
+    }
     for (int64_t i = 0; i < n; i++) {
         int32_t sum = 0;
         for (int64_t j = 0; j < k; j++) {
@@ -126,6 +131,7 @@ static qb_status pack_int8(qb_qweights *out, int64_t n, int64_t k, const wsource
             int32_t v = source_code(src, i, j);
             *(int8_t *)code_addr(out, i, packed_k(out, j), &bit) = (int8_t)v;
             sum += v;
+            if (out->segsum) out->segsum[j / out->seg * n + i] += v;
         }
         out->colsum[i] = sum;
     }
