@@ -116,25 +116,6 @@ QB_AI __m512i requant_int(__m512i acc, __m512i mult, __m512i mult_o, __m512i sh_
     return _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
 }
 
-/* Multipliers up to 1/2, codes up to the type's limit (e->sat), no weight
- * zero points: the rounded products plus zp, stored with saturation (U8:
- * raised to lo first). */
-QB_AI void small_sat_rows(const epi *e, __m512i (*acc)[4], int c, __m512i off, __m512d dm_lo, __m512d dm_hi,
-                          int64_t m0, int mvalid, int64_t nc, __mmask16 km, const int MR, const int U8)
-{
-    const __m512i zp = _mm512_set1_epi32(e->zp), lo = _mm512_set1_epi32(e->lo);
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; r++)
-        if (r < mvalid) {
-            __m512d d0, d1;
-            scaled(_mm512_add_epi32(acc[r][c], off), dm_lo, dm_hi, &d0, &d1);
-            __m512i v = _mm512_add_epi32(rounded(d0, d1), zp);
-            int8_t *dst = (int8_t *)e->c + (m0 + r) * e->ldc + nc;
-            if (U8) _mm512_mask_cvtusepi32_storeu_epi8(dst, km, _mm512_max_epi32(v, lo));
-            else _mm512_mask_cvtsepi32_storeu_epi8(dst, km, v);
-        }
-}
-
 QB_AI void epilogue(const qb_qgemm_job *j, const int32_t *offs, __m512i (*acc)[4], int64_t m0, int mvalid,
                     int64_t n0, int nvalid, const int MR, const int NR)
 {
@@ -174,11 +155,6 @@ QB_AI void epilogue(const qb_qgemm_job *j, const int32_t *offs, __m512i (*acc)[4
         } else if (e.mode == EPI_SMALL || e.mode == EPI_DOUBLE) {
             __m512d dm_lo = _mm512_maskz_loadu_pd((__mmask8)km, j->dmult + nc);
             __m512d dm_hi = _mm512_maskz_loadu_pd((__mmask8)(km >> 8), j->dmult + nc + 8);
-            if (e.mode == EPI_SMALL && e.sat && !e.rowsum) { /* the common case, without a branch per row */
-                if (e.u8) small_sat_rows(&e, acc, c, off, dm_lo, dm_hi, m0, mvalid, nc, km, MR, 1);
-                else small_sat_rows(&e, acc, c, off, dm_lo, dm_hi, m0, mvalid, nc, km, MR, 0);
-                continue;
-            }
             const __m512d lo = _mm512_set1_pd(e.lo - e.zp), hi = _mm512_set1_pd(e.hi - e.zp);
             const __m512i zp = _mm512_set1_epi32(e.zp);
 #pragma GCC unroll 16
