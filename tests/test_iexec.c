@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "archs.h"
+#include "backend.h"
 #include "dataset.h"
 #include "exec.h"
 #include "iexec.h"
@@ -277,6 +278,26 @@ static void test_group_scales(void **state)
     check("lenet", "uniform-asym", 4, 8, "group:32", NULL, 128);
     check("mlp", "uniform-asym", 3, 8, "group:16", "uniform-sym", 128);
     check("resnet", "uniform-asym", 4, 8, "group:32", NULL, 32);
+
+    /* what ran: the results column and the per-layer description */
+    char path[512], text[4096];
+    make_model("lenet", path, sizeof path);
+    qb_qeval *ev;
+    assert_int_equal(qb_qeval_open(&ev, path, &small, NULL), QB_OK);
+    qb_qeval_config c;
+    assert_int_equal(qb_qeval_config_parse(&c, "uniform-sym", 4, 8, "group:32", "minmax", NULL), QB_OK);
+    qb_qmodel q;
+    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
+    qb_iexec *e;
+    assert_int_equal(qb_iexec_create(&e, &q, qb_backend_find("ref"), 4, NULL), QB_OK);
+    assert_string_equal(qb_iexec_backend_label(e), "ref-int4g");
+    qb_iexec_describe(e, text, sizeof text);
+    /* conv1's codes for conv2 straight from the epilogue, no floats */
+    if (!strstr(text, "int4 group kernel, codes out") || !strstr(text, "int4 group kernel, float out"))
+        fail_msg("describe:\n%s", text);
+    qb_iexec_free(e);
+    qb_qmodel_free(&q);
+    qb_qeval_close(ev);
 }
 
 static void test_lenet(void **state)

@@ -94,7 +94,7 @@ static void run_case(qb_rng *r, problem *p, int asym, qb_pool *pool)
     qb_q4weights w;
     assert_int_equal(qb_q4weights_pack(&w, p->n, p->k, p->group, codes, scales, zp), QB_OK);
 
-    int opts = (int)qb_rng_below(r, 16); /* bias, residual, ReLU, codes */
+    int opts = (int)qb_rng_below(r, 32); /* bias, residual, ReLU, codes, codes only (no floats) */
     qb_requant rq = {.type = QB_OUT_F32, .scale = oscale, .fbias = opts & 1 ? fbias : NULL,
                      .residual = opts & 2 ? residual : NULL, .relu = (opts & 4) != 0};
     uint8_t *want_codes = NULL, *got_codes = NULL;
@@ -111,19 +111,21 @@ static void run_case(qb_rng *r, problem *p, int asym, qb_pool *pool)
     const qb_backend *bes[8];
     int nb = supported_backends(bes);
     qb_scratch scratch = {0};
+    int codes_only = (opts & 8) && (opts & 16);
     for (int b = 0; b < nb; b++) {
         memset(got, 0xff, (size_t)mn * 4);
         rq.codes = got_codes;
+        float *y = codes_only ? NULL : got;
         if (got_codes) memset(got_codes, 0xee, (size_t)mn);
         qb_scratch *sc = b % 2 ? &scratch : NULL;
         if (p->conv) {
-            assert_int_equal(qb_q4a8_conv(bes[b], pool, p->conv, a, p->a_zp, &w, &rq, got, sc), QB_OK);
+            assert_int_equal(qb_q4a8_conv(bes[b], pool, p->conv, a, p->a_zp, &w, &rq, y, sc), QB_OK);
         } else {
-            qb_q4a8_args g = {p->m, a, p->k, p->a_zp, &w, &rq, got, p->n, sc};
+            qb_q4a8_args g = {p->m, a, p->k, p->a_zp, &w, &rq, y, p->n, sc};
             assert_int_equal(qb_q4a8_gemm(bes[b], pool, &g), QB_OK);
         }
         for (int64_t i = 0; i < mn; i++)
-            if (memcmp(&want[i], &got[i], 4) != 0 || (got_codes && got_codes[i] != want_codes[i])) {
+            if ((!codes_only && memcmp(&want[i], &got[i], 4) != 0) || (got_codes && got_codes[i] != want_codes[i])) {
                 fprintf(stderr, "int4g %s %s m=%lld n=%lld k=%lld group=%lld asym=%d a_zp=%d opts=%d threads=%d: "
                         "y[%lld] = %.9g (code %d), expected %.9g (code %d)\n", bes[b]->name,
                         p->conv ? "conv" : "gemm", (long long)p->m, (long long)p->n, (long long)p->k,
@@ -238,9 +240,12 @@ static void test_bad_input(void **state)
     assert_int_equal(qb_conv_shape_init(&s), QB_OK);
     assert_int_equal(qb_q4a8_conv(NULL, NULL, &s, a, 0, &w, &rq, y, NULL), QB_ERR_ARG); /* k 16 != 9 */
     assert_non_null(strstr(qb_last_error(), "weights are (1, 16)"));
+    /* no float output needs codes */
+    assert_int_equal(qb_q4a8_gemm(NULL, NULL, &(qb_q4a8_args){1, a, 16, 0, &w, &rq, NULL, 1, NULL}), QB_ERR_ARG);
     qb_q4weights_free(&w);
     qb_q4weights none = {0};
     assert_int_equal(qb_q4a8_gemm(NULL, NULL, &(qb_q4a8_args){1, a, 16, 0, &none, &rq, y, 1, NULL}), QB_ERR_ARG);
+
 }
 
 int main(void)

@@ -413,11 +413,16 @@ static qb_status plan_needs(qb_iexec *e, const qb_qmodel *q)
         }
     }
     /* a conv/dense output with several code forms and no float, from a
-     * float path or from group scales (the 4-bit group kernel's output is
-     * float, with codes for one reader): make floats */
-    for (int li = 0; li < m->n_layers; li++)
-        if (is_weighted(&m->layers[li]) && (val(e, li)->nq > 1 || qb_fpath_of(q, li) || has_group_weights(q, li)))
+     * float path, or from group scales unless its one reader's codes come
+     * out of the kernel's epilogue (nearest rounding, see bind_float): make
+     * floats */
+    for (int li = 0; li < m->n_layers; li++) {
+        const value *v = val(e, li);
+        int codes_only = v->nq == 1 && v->q[0].p->rounding.mode == QB_ROUND_NEAREST;
+        if (is_weighted(&m->layers[li]) &&
+            (v->nq > 1 || qb_fpath_of(q, li) || (has_group_weights(q, li) && !codes_only)))
             val(e, li)->need_f = 1;
+    }
     return QB_OK;
 too_many:
     return qb_error(QB_ERR_UNSUPPORTED, "a tensor is read by conv/dense layers with more than %d different "
@@ -557,7 +562,7 @@ qb_status qb_iexec_create(qb_iexec **out, const qb_qmodel *q, const qb_backend *
             const qb_layer *al = &m->layers[a];
             int other = al->inputs[0] == li ? al->inputs[1] : al->inputs[0];
             bind_float(e, li, qb_iexec_relu_fused(e, a), val(e, other)->f, val(e, a));
-        } else if (!o->need_f && o->nq == 1) {
+        } else if (!o->need_f && o->nq == 1 && !w->w4.data) {
             st = bind_requant(q, li, w, &o->q[0], qb_iexec_relu_fused(e, li));
         } else {
             bind_float(e, li, qb_iexec_relu_fused(e, li), NULL, o);
@@ -891,7 +896,7 @@ void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len)
                           : e->wl[li].rq.type == QB_OUT_U8  ? "requantized"
                           : e->add_into[li] >= 0            ? (e->wl[li].rq.codes ? "+ residual add, float and codes out"
                                                                                   : "+ residual add, float out")
-                          : e->wl[li].rq.codes              ? "float and codes out"
+                          : e->wl[li].rq.codes              ? (v->need_f ? "float and codes out" : "codes out")
                                                             : "float out";
         const char *kernel = !is_weighted(l) || e->wl[li].fl || e->fused[li] || e->add_by[li] >= 0 ? ""
                              : e->wl[li].w4.data ? "int4 group kernel, " : "int8 kernel, ";

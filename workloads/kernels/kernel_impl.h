@@ -177,7 +177,8 @@ static inline int qb_panel_width(int64_t n, int64_t p)
  * uint8 codes moved to int8 (code - 128) with their zero point (qb_q4a8_*).
  * Per group S = sum a code - zp(n, g) a_gsum - a_zp csum(n, g), exact; then
  * acc = fma(S, scale(n, g), acc) group by group and the epilogue:
- * rq NULL: y = fma(acc, a_scale[m], bias[n]); else qb_requant's F32 one. */
+ * rq NULL: y = fma(acc, a_scale[m], bias[n]); else qb_requant's F32 one
+ * (y may then be NULL: rq->codes only). */
 struct qb_q4_job {
     const int8_t *a;           /* (m, kp) int8; past k: 0 */
     int64_t lda;
@@ -246,7 +247,7 @@ static inline void qb_store_f32(const qb_requant *rq, float *c, int64_t idx, flo
     float y = fmaf(acc, rq->scale[n], rq->fbias ? rq->fbias[n] : 0.0f);
     if (rq->residual) y = y + rq->residual[idx];
     y = rq->relu && !(y > 0) ? 0.0f : y;
-    c[idx] = y;
+    if (c) c[idx] = y; /* NULL: codes only (qb_q4a8_gemm) */
     if (rq->codes) rq->codes[idx] = qb_float_code(y, rq->code_scale, rq->code_zp, rq->code_lo, rq->code_hi);
 }
 

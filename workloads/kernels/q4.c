@@ -227,7 +227,7 @@ static void run_range_codes(void *p, int tid, int64_t m0, int64_t m1, int64_t n0
         if (rq.residual) rq.residual += b0 * r->ldy;
         if (rq.codes) rq.codes += b0 * r->ldy;
         qb_q4_job job = {.a = rows, .lda = w->kp, .a_gsum = gsum, .a_zp = r->a_zp, .w = w, .rq = &rq,
-                         .y = r->y + b0 * r->ldy, .ldy = r->ldy};
+                         .y = r->y ? r->y + b0 * r->ldy : NULL, .ldy = r->ldy};
         r->be->q4gemm(&job, 0, mb, n0, n1);
     }
 }
@@ -301,7 +301,7 @@ qb_status qb_q4a8_gemm(const qb_backend *be, qb_pool *pool, const qb_q4a8_args *
     const qb_q4weights *w = g->w;
     qb_status st = check_q4(w);
     if (st) return st;
-    if (g->m < 0 || (g->m > 0 && (!g->a || !g->y)) || g->lda < w->k || g->ldy < w->n)
+    if (g->m < 0 || (g->m > 0 && (!g->a || (!g->y && !(g->rq && g->rq->codes)))) || g->lda < w->k || g->ldy < w->n)
         return qb_error(QB_ERR_ARG, "q4a8 gemm: bad sizes m=%lld lda=%lld (k=%lld) ldy=%lld (n=%lld)",
                         (long long)g->m, (long long)g->lda, (long long)w->k, (long long)g->ldy, (long long)w->n);
     struct codes_src src = {.a = g->a, .lda = g->lda};
@@ -321,7 +321,7 @@ qb_status qb_q4a8_conv(const qb_backend *be, qb_pool *pool, const qb_conv_shape 
     if (w->n != s.out_c || w->k != s.k_h * s.k_w * s.in_c)
         return qb_error(QB_ERR_ARG, "4-bit conv: weights are (%lld, %lld) but the shape needs (%lld, %lld)",
                         (long long)w->n, (long long)w->k, (long long)s.out_c, (long long)(s.k_h * s.k_w * s.in_c));
-    if (!x || !y) return qb_error(QB_ERR_ARG, "4-bit conv: missing input or output");
+    if (!x || (!y && !(rq && rq->codes))) return qb_error(QB_ERR_ARG, "4-bit conv: missing input or output");
     struct codes_src src = {.conv = &s, .x = x};
     return run_codes(be, pool, s.batch * s.out_h * s.out_w, &src, x_zp, w, rq, y, s.out_c, scratch);
 }

@@ -76,11 +76,11 @@ static void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nv
     for (int r = 0; r < mvalid; r++) {
         _mm256_storeu_ps(out, facc[r][0]);
         _mm256_storeu_ps(out + 8, facc[r][1]);
-        float *y = j->y + (m0 + r) * j->ldy + n0;
         if (j->rq) {
             for (int i = 0; i < nvalid; i++) qb_store_f32(j->rq, j->y, (m0 + r) * j->ldy + n0 + i, out[i], n0 + i);
             continue;
         }
+        float *y = j->y + (m0 + r) * j->ldy + n0;
         for (int i = 0; i < nvalid; i++) {
             /* scalar fmaf == the lane FMA: one rounding */
             y[i] = __builtin_fmaf(out[i], j->a_scale[m0 + r], j->bias ? j->bias[n0 + i] : 0.0f);

@@ -50,7 +50,7 @@ QB_AI void store_row(const qb_q4_job *j, __m512 acc, int64_t m, int64_t n0, int 
     __m512 y = _mm512_fmadd_ps(acc, _mm512_maskz_loadu_ps(km, rq->scale + n0), bias);
     if (rq->residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(km, rq->residual + at));
     if (rq->relu) y = _mm512_max_ps(y, _mm512_setzero_ps()); /* -0 and NaN give +0, as the reference */
-    _mm512_mask_storeu_ps(j->y + at, km, y);
+    if (j->y) _mm512_mask_storeu_ps(j->y + at, km, y);
     if (rq->codes) store_float_codes(y, rq, rq->codes + at, km);
 }
 

@@ -175,6 +175,8 @@ qb_status qb_q4_gemm(const qb_backend *be, qb_pool *pool, int64_t m, const float
  *     acc = fma((float)S(m, n, g), scale(n, g), acc)       (acc = 0 first)
  * and the F32 epilogue of qb_requant (requant.h) on acc:
  *     y = relu( fma(acc, rq->scale[n], rq->fbias[n]) + rq->residual ), and codes.
+ * A NULL y stores only rq->codes (a next int8 layer's input that nothing
+ * else reads as floats: half the bytes written).
  * rq->scale[n] is the activation scale (the same for every n in the executor)
  * times anything per channel; rq->type must be QB_OUT_F32 (the group scales
  * make the output float; a next int8 layer reads rq->codes). It runs the
@@ -187,7 +189,7 @@ typedef struct {
     int32_t a_zp;           /* 0..255 */
     const qb_q4weights *w;
     const qb_requant *rq;   /* QB_OUT_F32 */
-    float *y;               /* (m, ldy) */
+    float *y;               /* (m, ldy), or NULL when rq->codes is set: codes only */
     int64_t ldy;
     qb_scratch *scratch;    /* optional */
 } qb_q4a8_args;
