@@ -265,6 +265,28 @@ static void test_pow2(void **state)
     check("resnet", "pow2", 4, 8, "channel", NULL, 64);
 }
 
+/* The backend label and per-layer description of lenet quantized with
+ * scheme at wbits (activations 8 bits) on the reference backend. */
+static void describe_lenet(const char *scheme, int wbits, const char *gran, char *label, size_t label_len,
+                           char *text, size_t len)
+{
+    char path[512];
+    make_model("lenet", path, sizeof path);
+    qb_qeval *ev;
+    assert_int_equal(qb_qeval_open(&ev, path, &small, NULL), QB_OK);
+    qb_qeval_config c;
+    assert_int_equal(qb_qeval_config_parse(&c, scheme, wbits, 8, gran, "minmax", NULL), QB_OK);
+    qb_qmodel q;
+    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
+    qb_iexec *e;
+    assert_int_equal(qb_iexec_create(&e, &q, qb_backend_find("ref"), 4, NULL), QB_OK);
+    snprintf(label, label_len, "%s", qb_iexec_backend_label(e));
+    qb_iexec_describe(e, text, len);
+    qb_iexec_free(e);
+    qb_qmodel_free(&q);
+    qb_qeval_close(ev);
+}
+
 /* Weight scales per group of 32 along k (W4A8 group:32, as the sweep's
  * granularity rows): the 4-bit group kernel, float outputs with the next
  * layer's codes; LeNet's dense layer reads a flattened tensor (its groups
@@ -280,24 +302,12 @@ static void test_group_scales(void **state)
     check("resnet", "uniform-asym", 4, 8, "group:32", NULL, 32);
 
     /* what ran: the results column and the per-layer description */
-    char path[512], text[4096];
-    make_model("lenet", path, sizeof path);
-    qb_qeval *ev;
-    assert_int_equal(qb_qeval_open(&ev, path, &small, NULL), QB_OK);
-    qb_qeval_config c;
-    assert_int_equal(qb_qeval_config_parse(&c, "uniform-sym", 4, 8, "group:32", "minmax", NULL), QB_OK);
-    qb_qmodel q;
-    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
-    qb_iexec *e;
-    assert_int_equal(qb_iexec_create(&e, &q, qb_backend_find("ref"), 4, NULL), QB_OK);
-    assert_string_equal(qb_iexec_backend_label(e), "ref-int4g");
-    qb_iexec_describe(e, text, sizeof text);
+    char label[64], text[4096];
+    describe_lenet("uniform-sym", 4, "group:32", label, sizeof label, text, sizeof text);
+    assert_string_equal(label, "ref-int4g");
     /* conv1's codes for conv2 straight from the epilogue, no floats */
     if (!strstr(text, "int4 group kernel, codes out") || !strstr(text, "int4 group kernel, float out"))
         fail_msg("describe:\n%s", text);
-    qb_iexec_free(e);
-    qb_qmodel_free(&q);
-    qb_qeval_close(ev);
 }
 
 static void test_lenet(void **state)
@@ -305,6 +315,20 @@ static void test_lenet(void **state)
     (void)state;
     check("lenet", "uniform-sym", 8, 8, "channel", NULL, 128);
     check("lenet", "uniform-asym", 4, 6, "channel", NULL, 128);
+    check("lenet", "uniform-asym", 7, 8, "channel", NULL, 128);
+}
+
+/* Asymmetric weights up to 7 bits run as signed differences code - zp (no
+ * per-row activation sums); at 8 bits the differences do not fit int8 and
+ * the kernels sum each activation row. */
+static void test_weight_zero_points_folded(void **state)
+{
+    (void)state;
+    char label[64], text[4096];
+    describe_lenet("uniform-asym", 4, "channel", label, sizeof label, text, sizeof text);
+    if (strstr(text, "row sums") || !strstr(text, "int8 kernel, ")) fail_msg("describe:\n%s", text);
+    describe_lenet("uniform-asym", 8, "channel", label, sizeof label, text, sizeof text);
+    if (!strstr(text, "int8 kernel with activation row sums")) fail_msg("describe:\n%s", text);
 }
 
 static void test_resnet(void **state)
@@ -388,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_pow2),
         cmocka_unit_test(test_group_scales),
         cmocka_unit_test(test_lenet),
+        cmocka_unit_test(test_weight_zero_points_folded),
         cmocka_unit_test(test_resnet),
         cmocka_unit_test(test_reference_models_whole_test_set),
         cmocka_unit_test(test_unsupported_configs),

@@ -226,6 +226,25 @@ done:
     return st;
 }
 
+/* Weight zero points cost the kernels a sum of every activation row
+ * (qgemm.h). Up to 7 bits, code - zp lies in -127..127: the codes become
+ * those signed differences and the zero points 0, the same integer sums.
+ * Returns the codes' new dtype. */
+static qb_dtype fold_weight_zero_points(int8_t *codes, int64_t n, int64_t k, qb_dtype dt, int32_t *zp)
+{
+    int any = 0;
+    for (int64_t i = 0; i < n; i++) any |= zp[i] != 0;
+    if (!any && dt == QB_I8) return dt;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t j = 0; j < k; j++) {
+            int32_t c = dt == QB_U8 ? ((uint8_t *)codes)[i * k + j] : codes[i * k + j];
+            codes[i * k + j] = (int8_t)(c - zp[i]);
+        }
+        zp[i] = 0;
+    }
+    return QB_I8;
+}
+
 static qb_status pack_weights(const qb_qmodel *q, int li, const qform *in, wlayer *w)
 {
     const qb_layer *l = &q->model.layers[li];
@@ -270,6 +289,7 @@ static qb_status pack_weights(const qb_qmodel *q, int li, const qform *in, wlaye
         w->fscale[i] = in->scale * (b.scale * unit); /* the float path's unit of one accumulator step */
         w->fbias[i] = bias ? bias[i] : 0.0f;
     }
+    if (!ternary && !pow2 && p->bits <= 7) dt = fold_weight_zero_points(codes, n, k, dt, zp);
     int c, hw;
     if (l->kind == QB_LAYER_DENSE && flattened_from(&q->model, l, &c, &hw)) nhwc_columns(codes, n, c, hw, tmp);
     if (l->kind == QB_LAYER_CONV) {
@@ -883,6 +903,13 @@ int qb_iexec_relu_fused(const qb_iexec *e, int layer)
 
 int qb_iexec_add_fused(const qb_iexec *e, int layer) { return e->add_into[layer]; }
 
+static int has_weight_zero_points(const qb_qweights *w)
+{
+    for (int64_t i = 0; w->zp && i < w->n; i++)
+        if (w->zp[i]) return 1;
+    return 0;
+}
+
 void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len)
 {
     size_t n = (size_t)snprintf(buf, len, "backend %s, %d images per pass\n", e->be->name, e->sub);
@@ -899,7 +926,9 @@ void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len)
                           : e->wl[li].rq.codes              ? (v->need_f ? "float and codes out" : "codes out")
                                                             : "float out";
         const char *kernel = !is_weighted(l) || e->wl[li].fl || e->fused[li] || e->add_by[li] >= 0 ? ""
-                             : e->wl[li].w4.data ? "int4 group kernel, " : "int8 kernel, ";
+                             : e->wl[li].w4.data                ? "int4 group kernel, "
+                             : has_weight_zero_points(&e->wl[li].w) ? "int8 kernel with activation row sums, "
+                                                                    : "int8 kernel, ";
         n += (size_t)snprintf(buf + n, len - n, "  %-24s %-8s %-6s %-9s %s%s\n", l->name, qb_layer_kind_name(l->kind),
                               v->need_f ? "float" : "", v->nq == 1 ? "codes" : v->nq > 1 ? "codes xN" : "", kernel, how);
     }
