@@ -6,6 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "backend.h"
 #include "kernel_impl.h"
 #include "workcount.h"
@@ -48,11 +51,44 @@ struct prep_ctx {
     qb_qgemm_job *job;       /* the job the kernels will run (rows for the sums) */
 };
 
+/* Sum of len bytes (psadbw: 16 bytes per instruction in SSE2, which every
+ * x86-64 has; this file is built without ISA flags). */
+static uint32_t sum_bytes(const uint8_t *p, int64_t len)
+{
+    uint64_t sum = 0;
+    int64_t i = 0;
+#if defined(__SSE2__)
+    __m128i acc = _mm_setzero_si128();
+    for (; i + 16 <= len; i += 16) acc = _mm_add_epi64(acc, _mm_sad_epu8(_mm_loadu_si128((const __m128i *)(p + i)),
+                                                                         _mm_setzero_si128()));
+    uint64_t lanes[2];
+    _mm_storeu_si128((__m128i *)lanes, acc);
+    sum = lanes[0] + lanes[1];
+#endif
+    for (; i < len; i++) sum += p[i];
+    return (uint32_t)sum;
+}
+
+/* Rows m0..m1-1's sums of real activations, for weight zero points: not a
+ * padded kernel row's extra bytes (padded dense rows and im2col rows have
+ * zeros there). Rows are walked with a cursor (no division per row). */
+static void row_sums(const qb_qgemm_job *j, int64_t m0, int64_t m1, int32_t *out)
+{
+    const uint8_t *rows[QB_MAX_SEGS];
+    const int64_t len = j->conv ? j->w->seg : j->seg_k;
+    qb_row_cursor at = qb_row_cursor_at(j, m0);
+    for (int64_t m = m0; m < m1; m++, qb_row_cursor_advance(j, &at, 1)) {
+        qb_job_rows_at(j, &at, 1, 1, rows);
+        uint32_t sum = 0;
+        for (int s = 0; s < j->nseg; s++) sum += sum_bytes(rows[s], len);
+        out[m] = (int32_t)sum;
+    }
+}
+
 static void prep_rows(void *p, int tid, int64_t m0, int64_t m1)
 {
     (void)tid;
     struct prep_ctx *c = p;
-    const uint8_t *rows[QB_MAX_SEGS];
     if (c->dst && c->src->conv) {
         qb_im2col_u8(c->src->conv, c->src->x, c->src->a_zp, m0, m1, c->dst, c->kp, c->src->seg_k);
     } else if (c->dst) {
@@ -61,16 +97,7 @@ static void prep_rows(void *p, int tid, int64_t m0, int64_t m1)
             memset(c->dst + m * c->kp + c->k, 0, (size_t)(c->kp - c->k));
         }
     }
-    for (int64_t m = m0; c->rowsum && m < m1; m++) {
-        uint32_t sum = 0;
-        qb_job_rows(c->job, m, 1, 1, rows);
-        /* only real activations: not a padded kernel row's extra bytes;
-         * padded dense rows and im2col rows have zeros there */
-        int64_t len = c->job->conv ? c->job->w->seg : c->job->seg_k;
-        for (int s = 0; s < c->job->nseg; s++)
-            for (int64_t i = 0; i < len; i++) sum += rows[s][i];
-        c->rowsum[m] = (int32_t)sum;
-    }
+    if (c->rowsum) row_sums(c->job, m0, m1, c->rowsum);
 }
 
 struct run_ctx {
