@@ -348,6 +348,14 @@ static void array_rows(const qb_qgemm_job *j, qb_row_cursor at, int64_t count, i
 
 /* NR vectors of a panel WNR vectors wide (weights of a k step are 64 * WNR
  * bytes apart). */
+/* acc + b (u8) . the s8 weights at p, read by the instruction itself: GCC
+ * would keep a repeated load in a register, one more than a 7 x 4 tile has. */
+QB_AI __m512i dpbusd_mem(__m512i acc, __m512i b, const int8_t *p)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(b), "m"(*(const __m512i *)p));
+    return acc;
+}
+
 QB_AI void run_tile(const qb_qgemm_job *j, const uint8_t *base, int64_t ky_step, int64_t ps, const int8_t *wp,
                     const qb_conv_rowskip *rs, int64_t m0, int64_t n0, int nvalid, const int MR, const int NR,
                     const int WNR)
@@ -355,6 +363,8 @@ QB_AI void run_tile(const qb_qgemm_job *j, const uint8_t *base, int64_t ky_step,
     /* fewer than 10 accumulators: two sets over alternate k steps, so that
      * vpdpbusd does not wait on its own latency */
     const int KS = MR * NR < 10 ? 2 : 1;
+    /* more than 24 accumulators: the last vector's weights are read from memory */
+    const int MEMW = MR * NR > 24;
     __m512i acc[2][RUN_MR_MAX][4];
 #pragma GCC unroll 2
     for (int set = 0; set < KS; set++)
@@ -379,13 +389,14 @@ QB_AI void run_tile(const qb_qgemm_job *j, const uint8_t *base, int64_t ky_step,
             for (int set = 0; set < KS; set++) {
                 __m512i wv[4];
 #pragma GCC unroll 4
-                for (int c = 0; c < NR; c++) wv[c] = _mm512_load_si512(w + 64 * (WNR * set + c));
+                for (int c = 0; c < NR - MEMW; c++) wv[c] = _mm512_load_si512(w + 64 * (WNR * set + c));
 #pragma GCC unroll 16
                 for (int r = 0; r < MR; r++) {
                     const uint8_t *g = q[r / 3] + 4 * set;
                     __m512i b = _mm512_set1_epi32(qb_ld32(r % 3 == 0 ? g : r % 3 == 1 ? g + ps : g + ps2));
 #pragma GCC unroll 4
-                    for (int c = 0; c < NR; c++) acc[set][r][c] = _mm512_dpbusd_epi32(acc[set][r][c], b, wv[c]);
+                    for (int c = 0; c < NR - MEMW; c++) acc[set][r][c] = _mm512_dpbusd_epi32(acc[set][r][c], b, wv[c]);
+                    if (MEMW) acc[set][r][NR - 1] = dpbusd_mem(acc[set][r][NR - 1], b, w + 64 * (WNR * set + NR - 1));
                 }
             }
 #pragma GCC unroll 6
@@ -394,13 +405,14 @@ QB_AI void run_tile(const qb_qgemm_job *j, const uint8_t *base, int64_t ky_step,
         for (; t < steps; t++, w += 64 * WNR) {
             __m512i wv[4];
 #pragma GCC unroll 4
-            for (int c = 0; c < NR; c++) wv[c] = _mm512_load_si512(w + 64 * c);
+            for (int c = 0; c < NR - MEMW; c++) wv[c] = _mm512_load_si512(w + 64 * c);
 #pragma GCC unroll 16
             for (int r = 0; r < MR; r++) {
                 const uint8_t *g = q[r / 3];
                 __m512i b = _mm512_set1_epi32(qb_ld32(r % 3 == 0 ? g : r % 3 == 1 ? g + ps : g + ps2));
 #pragma GCC unroll 4
-                for (int c = 0; c < NR; c++) acc[0][r][c] = _mm512_dpbusd_epi32(acc[0][r][c], b, wv[c]);
+                for (int c = 0; c < NR - MEMW; c++) acc[0][r][c] = _mm512_dpbusd_epi32(acc[0][r][c], b, wv[c]);
+                if (MEMW) acc[0][r][NR - 1] = dpbusd_mem(acc[0][r][NR - 1], b, w + 64 * (NR - 1));
             }
 #pragma GCC unroll 6
             for (int g = 0; g < (MR + 2) / 3; g++) q[g] += 4;
@@ -430,7 +442,7 @@ typedef void (*run_fn)(const qb_qgemm_job *, const uint8_t *, int64_t, int64_t, 
 RUN_FN(7, 1, 1) RUN_FN(8, 1, 1) RUN_FN(14, 1, 1) RUN_FN(16, 1, 1)
 RUN_FN(4, 2, 2) RUN_FN(7, 2, 2) RUN_FN(8, 2, 2) RUN_FN(12, 2, 2)
 RUN_FN(4, 3, 3) RUN_FN(6, 3, 3) RUN_FN(7, 3, 3) RUN_FN(8, 3, 3)
-RUN_FN(4, 4, 4) RUN_FN(5, 4, 4) RUN_FN(6, 4, 4) RUN_FN(7, 2, 4)
+RUN_FN(4, 4, 4) RUN_FN(5, 4, 4) RUN_FN(6, 4, 4) RUN_FN(7, 4, 4)
 static const struct {
     int h, nr;
     run_fn fn;
@@ -438,7 +450,7 @@ static const struct {
     {{7, 1, run_7_1_1}, {8, 1, run_8_1_1}, {14, 1, run_14_1_1}, {16, 1, run_16_1_1}},
     {{4, 2, run_4_2_2}, {7, 2, run_7_2_2}, {8, 2, run_8_2_2}, {12, 2, run_12_2_2}},
     {{4, 3, run_4_3_3}, {6, 3, run_6_3_3}, {7, 3, run_7_3_3}, {8, 3, run_8_3_3}},
-    {{4, 4, run_4_4_4}, {5, 4, run_5_4_4}, {6, 4, run_6_4_4}, {7, 2, run_7_2_4}},
+    {{4, 4, run_4_4_4}, {5, 4, run_5_4_4}, {6, 4, run_6_4_4}, {7, 4, run_7_4_4}},
 };
 
 /* One run tile of h pixels from `first` (row m of the job) over a panel
