@@ -180,10 +180,25 @@ static int target(FILE *f, const char *what, double got, double need, const char
     return got > 0 && !ok;
 }
 
+/* The row of impl at th threads with the lowest ratio (to fp32, or to
+ * oneDNN of the same type) among shapes, or NULL. */
+static const row *worst_row(const table *t, const char *const *shapes, size_t n, const char *impl, int th,
+                            int vs_onednn)
+{
+    const row *worst = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const row *r = find(t, shapes[i], impl, th);
+        if (r && (!worst || (vs_onednn ? r->vs_onednn < worst->vs_onednn : r->vs_fp32 < worst->vs_fp32))) worst = r;
+    }
+    return worst;
+}
+
 static int print_targets(FILE *f, const table *t, const int *threads, int nthreads)
 {
     static const char *const shapes[] = {"r50-c2-3x3", "r50-c4-3x3"};
     static const char *const binary_shapes[] = {"r50-c2-3x3", "r50-c4-3x3", "ds2-rnn-2560", "ds2-fc"};
+    static const char *const resnet20[] = {"resnet20-stem-b64", "resnet20-s1-b64", "resnet20-s2-down-b64",
+                                           "resnet20-s2-b64", "resnet20-s3-b64"};
     int missed = 0;
     char what[128];
     fprintf(f, "\ntargets (ratios measured in this run):\n");
@@ -197,18 +212,15 @@ static int print_targets(FILE *f, const table *t, const int *threads, int nthrea
             snprintf(what, sizeof what, "int8 vs best fp32, %s, %d thread%s", shapes[i], th, th > 1 ? "s" : "");
             missed += target(f, what, q->vs_fp32, 3.5, "");
         }
-        double worst = 0;
-        const char *worst_shape = NULL;
-        for (size_t i = 0; i < QB_ARRAY_LEN(binary_shapes); i++) {
-            const row *b = find(t, binary_shapes[i], "qbench-binary", th);
-            if (b && (!worst_shape || b->vs_fp32 < worst)) {
-                worst = b->vs_fp32;
-                worst_shape = binary_shapes[i];
-            }
+        const row *b = worst_row(t, binary_shapes, QB_ARRAY_LEN(binary_shapes), "qbench-binary", th, 0);
+        if (b) {
+            snprintf(what, sizeof what, "binary vs best fp32 (worst: %s), %d thread%s", b->name, th, th > 1 ? "s" : "");
+            missed += target(f, what, b->vs_fp32, 10, "");
         }
-        if (worst_shape) {
-            snprintf(what, sizeof what, "binary vs best fp32 (worst: %s), %d thread%s", worst_shape, th, th > 1 ? "s" : "");
-            missed += target(f, what, worst, 10, "");
+        const row *q = worst_row(t, resnet20, QB_ARRAY_LEN(resnet20), "qbench-int8", th, 1);
+        if (q && q->vs_onednn > 0) {
+            snprintf(what, sizeof what, "int8 vs oneDNN int8 (worst: %s), %d thread%s", q->name, th, th > 1 ? "s" : "");
+            missed += target(f, what, q->vs_onednn, 0.95, "");
         }
         for (int i = 0; i < t->n; i++) {
             const row *r = &t->rows[i];
