@@ -252,7 +252,10 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
     if (need_copy || zp) qb_run_rows(pool, m, m * w->k, prep_rows, &prep);
 
     struct run_ctx r = {be, job};
-    qb_run_blocks(pool, m, n, be->row_block, QB_PANEL, m * n * w->k, run_range, &r);
+    /* an implicit conv splits at output rows: no thread starts or ends
+     * mid-row, where a row's pixels are too few for a tall tile */
+    int64_t row_block = job->conv ? job->conv->out_w : be->row_block;
+    qb_run_blocks(pool, m, n, row_block, QB_PANEL, m * n * w->k, run_range, &r);
 
     qb_work_add(QB_WORK_MACS, m * n * w->k);
     qb_work_add(QB_WORK_WEIGHT_BYTES, (long long)w->bytes);
