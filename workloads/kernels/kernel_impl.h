@@ -293,7 +293,6 @@ static inline int64_t qb_out_size(qb_out_type t)
 static inline int32_t qb_wrap_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
 static inline int32_t qb_wrap_mul(int32_t a, int32_t b) { return (int32_t)((uint32_t)a * (uint32_t)b); }
 
-#endif
 
 /* ---- driver helpers (kdriver.c) -------------------------------------- */
 
@@ -339,3 +338,5 @@ static inline char *qb_scratch_take(char **cursor, size_t bytes)
 
 /* The backend to run on: be, or the best one when be is NULL. */
 const qb_backend *qb_backend_or_best(const qb_backend *be);
+
+#endif

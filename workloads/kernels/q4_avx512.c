@@ -6,6 +6,7 @@
  * order as the reference (bit-exact). */
 #include <immintrin.h>
 #include <string.h>
+#include "avx512_util.h"
 #include "kernel_impl.h"
 
 #define MR_MAX 8
@@ -20,18 +21,11 @@ QB_AI __m512i dpbusd(__m512i acc, __m512i a, __m512i b)
     return acc;
 }
 
-QB_AI __mmask16 lanes(int nv) { return nv >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1); }
-
-/* Codes of floats y, as qb_float_code (the same as qgemm_avx512.c's). */
-QB_AI void store_float_codes(__m512 y, const qb_requant *rq, uint8_t *dst, __mmask16 km)
+/* Codes of floats y for a next int8 layer (rq's code parameters). */
+QB_AI void store_codes_of(__m512 y, const qb_requant *rq, uint8_t *dst, __mmask16 km)
 {
-    const __m512 lo = _mm512_set1_ps((float)(rq->code_lo - rq->code_zp));
-    const __m512 hi = _mm512_set1_ps((float)(rq->code_hi - rq->code_zp));
-    const __m512i zp = _mm512_set1_epi32(rq->code_zp);
-    __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(y, _mm512_set1_ps(rq->code_scale)), lo), hi);
-    __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
-    q = _mm512_mask_mov_epi32(q, _mm512_cmp_ps_mask(y, y, _CMP_UNORD_Q), zp);
-    _mm512_mask_cvtepi32_storeu_epi8(dst, km, q);
+    store_float_codes(y, _mm512_set1_ps(rq->code_scale), _mm512_set1_ps((float)(rq->code_lo - rq->code_zp)),
+                      _mm512_set1_ps((float)(rq->code_hi - rq->code_zp)), _mm512_set1_epi32(rq->code_zp), dst, km);
 }
 
 /* The 16 outputs of row m from channel n0 (nv valid) from the group
@@ -51,7 +45,7 @@ QB_AI void store_row(const qb_q4_job *j, __m512 acc, int64_t m, int64_t n0, int 
     if (rq->residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(km, rq->residual + at));
     if (rq->relu) y = _mm512_max_ps(y, _mm512_setzero_ps()); /* -0 and NaN give +0, as the reference */
     if (j->y) _mm512_mask_storeu_ps(j->y + at, km, y);
-    if (rq->codes) store_float_codes(y, rq, rq->codes + at, km);
+    if (rq->codes) store_codes_of(y, rq, rq->codes + at, km);
 }
 
 /* a_zp x the group's sums of code - zero code: the activation zero point's term. */

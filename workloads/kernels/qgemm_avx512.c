@@ -7,6 +7,7 @@
  * Compiled with the ISA_avx512 flags; only runs after the backend check. */
 #include <immintrin.h>
 #include <string.h>
+#include "avx512_util.h"
 #include "kernel_impl.h"
 
 #define MR_MAX 6
@@ -51,7 +52,6 @@ QB_AI epi epi_of(const qb_qgemm_job *j)
     return e;
 }
 
-QB_AI __mmask16 lanes(int nv) { return nv >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1); }
 
 /* acc + bias/zero-point offsets, minus the weight zero point x row sum. */
 QB_AI __m512i offset(const epi *e, __m512i acc, __m512i off, __m512i zpw, int64_t m)
@@ -87,16 +87,6 @@ QB_AI void store_codes(const epi *e, __m512i r, int8_t *dst, __mmask16 km, int c
     }
     if (!clamped) r = _mm512_min_epi32(_mm512_max_epi32(r, lo), hi);
     _mm512_mask_cvtepi32_storeu_epi8(dst, km, r);
-}
-
-/* Codes of floats y, as qb_float_code: y / scale clamped, rounded to
- * nearest even, plus the zero point; NaN gives the zero point. */
-QB_AI void store_float_codes(__m512 y, __m512 scale, __m512 lo, __m512 hi, __m512i zp, uint8_t *dst, __mmask16 km)
-{
-    __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(y, scale), lo), hi);
-    __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
-    q = _mm512_mask_mov_epi32(q, _mm512_cmp_ps_mask(y, y, _CMP_UNORD_Q), zp);
-    _mm512_mask_cvtepi32_storeu_epi8(dst, km, q);
 }
 
 /* round_half_even(acc * mult / 2^rshift), clamped to [lo, hi] - zp, in
