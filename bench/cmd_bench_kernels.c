@@ -220,7 +220,7 @@ static int print_targets(FILE *f, const table *t, const int *threads, int nthrea
         const row *q = worst_row(t, resnet20, QB_ARRAY_LEN(resnet20), "qbench-int8", th, 1);
         if (q && q->vs_onednn > 0) {
             snprintf(what, sizeof what, "int8 vs oneDNN int8 (worst: %s), %d thread%s", q->name, th, th > 1 ? "s" : "");
-            missed += target(f, what, q->vs_onednn, 0.95, "");
+            missed += target(f, what, q->vs_onednn, 0.9, "");
         }
         for (int i = 0; i < t->n; i++) {
             const row *r = &t->rows[i];
