@@ -28,12 +28,12 @@ static const qb_backend backends[] = {
       QB_ISA_AVX512VL, QB_ISA_AVX512DQ, QB_ISA_AVX512_VNNI, QB_ISA_AVX512_BF16,
       QB_ISA_AVX512_VPOPCNTDQ, QB_ISA_AVX512_BITALG, QB_ISA_AVX512_VBMI},
      13, 6, qb_qgemm_block_avx512, qb_q4gemm_block_avx512, qb_q4quant_rows_avx512, qb_q4codes_rows_avx512,
-     qb_b1gemm_block_avx512, qb_bf16gemm_block_avx512},
+     qb_b1gemm_block_avx512, qb_bf16gemm_block_avx512, 1},
     {"avx2", "AVX2 + FMA (vpmaddubsw sequence for int8, no VNNI)", 20,
      {QB_ISA_AVX2, QB_ISA_FMA, QB_ISA_F16C, QB_ISA_BMI2}, 4, 4, qb_qgemm_block_avx2,
-     qb_q4gemm_block_avx2, qb_q4quant_rows_ref, qb_q4codes_rows_ref, qb_b1gemm_block_avx2, qb_bf16gemm_block_avx2},
+     qb_q4gemm_block_avx2, qb_q4quant_rows_ref, qb_q4codes_rows_ref, qb_b1gemm_block_avx2, qb_bf16gemm_block_avx2, 0},
     {"ref", "portable scalar C reference", 0, {0}, 0, 1, qb_qgemm_block_ref,
-     qb_q4gemm_block_ref, qb_q4quant_rows_ref, qb_q4codes_rows_ref, qb_b1gemm_block_ref, qb_bf16gemm_block_ref},
+     qb_q4gemm_block_ref, qb_q4quant_rows_ref, qb_q4codes_rows_ref, qb_b1gemm_block_ref, qb_bf16gemm_block_ref, 0},
 };
 
 int qb_backend_count(void) { return (int)QB_ARRAY_LEN(backends); }

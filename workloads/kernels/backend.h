@@ -37,6 +37,7 @@ struct qb_backend {
     void (*q4codes)(const qb_q4_codes *q, int64_t m0, int64_t m1); /* rows [m0, m1) */
     void (*b1gemm)(const qb_b1_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
     void (*bf16gemm)(const qb_bf16_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+    int q4_u8;               /* q4gemm takes uint8 code rows (qb_q4_job.a_u8, qb_q4_codes.raw) */
 };
 typedef struct qb_backend qb_backend;
 

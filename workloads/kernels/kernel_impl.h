@@ -185,6 +185,8 @@ struct qb_q4_job {
     const float *a_scale;      /* (m), when rq is NULL */
     const int32_t *a_gsum;     /* (m, kp / group) sum of a over each group */
     int32_t a_zp;              /* activation zero point in a's units (code zp - 128), or 0 */
+    int a_u8;                  /* a holds the uint8 codes themselves (q4_u8 backends): a_zp is
+                                * their zero point, a_gsum unused, a's bytes past k any value */
     const qb_q4weights *w;
     const float *bias;         /* (n) or NULL, when rq is NULL */
     const qb_requant *rq;      /* QB_OUT_F32 epilogue, or NULL */
@@ -216,6 +218,8 @@ struct qb_q4_codes {
     int64_t k, kp, group;
     int8_t *dst;               /* (m, kp) */
     int32_t *gsum;             /* (m, kp / group) */
+    int raw;                   /* dst gets the codes themselves (src[perm[i]], 0 past k) and no
+                                * gsum: the rows of a job with a_u8 */
 };
 typedef struct qb_q4_codes qb_q4_codes;
 

@@ -112,6 +112,10 @@ void qb_q4codes_rows_ref(const qb_q4_codes *c, int64_t m0, int64_t m1)
         const uint8_t *src = c->src + m * c->lds;
         int8_t *d = c->dst + m * c->kp;
         for (int64_t i = 0; i < c->kp; i++) d[i] = (int8_t)(i < c->k ? (src[c->perm ? c->perm[i] : i] ^ 0x80) : 0);
+        if (c->raw) {
+            for (int64_t i = 0; i < c->k; i++) d[i] = (int8_t)(d[i] ^ 0x80);
+            continue;
+        }
         for (int64_t g = 0; g < groups; g++) {
             int32_t sum = 0;
             for (int64_t i = 0; i < c->group; i++) sum += d[g * c->group + i];

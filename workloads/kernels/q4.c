@@ -205,12 +205,14 @@ static void run_range_codes(void *p, int tid, int64_t m0, int64_t m1, int64_t n0
     const qb_q4weights *w = r->w;
     const int64_t groups = w->kp / w->group;
     char *cur = r->scratch + (size_t)tid * r->region;
+    const int u8 = r->be->q4_u8;
     int8_t *rows = (int8_t *)qb_scratch_take(&cur, (size_t)(r->stretch * w->kp));
-    int32_t *gsum = (int32_t *)qb_scratch_take(&cur, (size_t)(r->stretch * groups) * sizeof(int32_t));
+    int32_t *gsum = u8 ? NULL : (int32_t *)qb_scratch_take(&cur, (size_t)(r->stretch * groups) * sizeof(int32_t));
     uint8_t *col = r->gather ? (uint8_t *)qb_scratch_take(&cur, im2col_bytes(r)) : NULL;
     for (int64_t b0 = m0; b0 < m1; b0 += r->stretch) {
         int64_t mb = m1 - b0 < r->stretch ? m1 - b0 : r->stretch;
-        qb_q4_codes q = {.perm = r->perm, .k = w->k, .kp = w->kp, .group = w->group, .dst = rows, .gsum = gsum};
+        qb_q4_codes q = {.perm = r->perm, .k = w->k, .kp = w->kp, .group = w->group, .dst = rows, .gsum = gsum,
+                         .raw = u8};
         if (r->gather) {
             qb_im2col_u8_at(r->gather, r->src->x, r->zp, b0, b0 + mb, col, w->k, r->gather->k_w * r->gather->in_c);
             q.src = col;
@@ -222,12 +224,19 @@ static void run_range_codes(void *p, int tid, int64_t m0, int64_t m1, int64_t n0
             q.src = r->src->a + b0 * r->src->lda;
             q.lds = r->src->lda;
         }
-        r->be->q4codes(&q, 0, mb);
+        qb_q4_job job = {.a = rows, .lda = w->kp, .a_gsum = gsum, .a_zp = u8 ? r->zp : r->a_zp, .a_u8 = u8,
+                         .w = w, .ldy = r->ldy};
+        if (u8 && !r->perm && w->k == w->kp) { /* the codes as they are */
+            job.a = (const int8_t *)q.src;
+            job.lda = q.lds;
+        } else {
+            r->be->q4codes(&q, 0, mb);
+        }
         qb_requant rq = *r->rq; /* the stretch's rows of the per-call outputs */
         if (rq.residual) rq.residual += b0 * r->ldy;
         if (rq.codes) rq.codes += b0 * r->ldy;
-        qb_q4_job job = {.a = rows, .lda = w->kp, .a_gsum = gsum, .a_zp = r->a_zp, .w = w, .rq = &rq,
-                         .y = r->y ? r->y + b0 * r->ldy : NULL, .ldy = r->ldy};
+        job.rq = &rq;
+        job.y = r->y ? r->y + b0 * r->ldy : NULL;
         r->be->q4gemm(&job, 0, mb, n0, n1);
     }
 }
@@ -257,13 +266,13 @@ static qb_status run_codes(const qb_backend *be, qb_pool *pool, int64_t m, const
     int64_t groups = w->kp / w->group;
     struct codes_run r = {be, src, cs && !whole_image(cs) ? cs : NULL, NULL, (uint8_t)a_zp, a_zp - 128, w, rq, y, ldy,
                           0, NULL, 0};
-    size_t row_bytes = (size_t)(w->kp + groups * 4 + (r.gather ? w->k : 0));
+    size_t row_bytes = (size_t)(w->kp + (be->q4_u8 ? 0 : groups * 4) + (r.gather ? w->k : 0));
     int64_t rb = be->row_block;
     r.stretch = (int64_t)(STRETCH_BYTES / row_bytes) / rb * rb;
     r.stretch = r.stretch < rb ? rb : r.stretch > m ? m : r.stretch;
     qb_scratch_plan region = {0};
     qb_scratch_plan_add(&region, (size_t)(r.stretch * w->kp));
-    qb_scratch_plan_add(&region, (size_t)(r.stretch * groups) * sizeof(int32_t));
+    if (!be->q4_u8) qb_scratch_plan_add(&region, (size_t)(r.stretch * groups) * sizeof(int32_t));
     qb_scratch_plan_add(&region, im2col_bytes(&r));
     r.region = region.total;
     int threads = pool ? qb_pool_size(pool) : 1;

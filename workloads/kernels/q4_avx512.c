@@ -55,7 +55,49 @@ QB_AI __m512i zp_term(const qb_q4_job *j, const int16_t *cs)
     return _mm512_mullo_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)cs)), _mm512_set1_epi32(j->a_zp));
 }
 
-QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nvalid, const int MR)
+/* The nibbles of 16 channels x 8 k as the vpdpbusd operands: unsigned codes
+ * (x int8 rows), or code - zero code as int8 (x uint8 code rows, U8), zb
+ * the zero codes in every byte of each channel's lane. */
+QB_AI void weight_pair(__m512i v, __m512i zb, const int U8, __m512i *lo, __m512i *hi)
+{
+    const __m512i m15 = _mm512_set1_epi8(15);
+    *lo = _mm512_and_si512(v, m15);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m15);
+    if (U8) {
+        *lo = _mm512_sub_epi8(*lo, zb);
+        *hi = _mm512_sub_epi8(*hi, zb);
+    }
+}
+
+/* The group's zero codes of 16 channels in all 4 bytes of their lanes. */
+QB_AI __m512i zero_bytes(const uint8_t *zp)
+{
+    if (!zp) return _mm512_set1_epi8(8);
+    return _mm512_mullo_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)zp)), _mm512_set1_epi32(0x01010101));
+}
+
+/* acc += a row's 8 activations x one weight pair, in the mode's operand order. */
+QB_AI void dot8(__m512i *ilo, __m512i *ihi, __m512i lo, __m512i hi, const int8_t *a, const int U8)
+{
+    __m512i al = _mm512_set1_epi32(qb_ld32(a)), ah = _mm512_set1_epi32(qb_ld32(a + 4));
+    *ilo = U8 ? dpbusd(*ilo, al, lo) : dpbusd(*ilo, lo, al);
+    *ihi = U8 ? dpbusd(*ihi, ah, hi) : dpbusd(*ihi, hi, ah);
+}
+
+/* The exact group sum of code products of 16 channels: with uint8 code rows
+ * (U8) the weights carry their zero codes and only the activation zero
+ * point's term is left; with int8 rows the weight zero codes x the row's
+ * group sum gs come off too. */
+QB_AI __m512i group_dot(__m512i ilo, __m512i ihi, __m512i zpv, int has_zp, int32_t gs, __m512i azp, const int U8)
+{
+    __m512i d = _mm512_sub_epi32(_mm512_add_epi32(ilo, ihi), azp);
+    if (U8) return d;
+    /* symmetric codes: the zero point 8 is the same for every lane */
+    __m512i corr = has_zp ? _mm512_mullo_epi32(zpv, _mm512_set1_epi32(gs)) : _mm512_set1_epi32(8 * gs);
+    return _mm512_sub_epi32(d, corr);
+}
+
+QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nvalid, const int MR, const int U8)
 {
     const qb_q4weights *w = j->w;
     const int64_t G = w->group, groups = w->kp / G;
@@ -69,13 +111,13 @@ QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nva
     for (int r = 0; r < MR; r++) {
         int64_t m = m0 + (r < mvalid ? r : mvalid - 1);
         ar[r] = j->a + m * j->lda;
-        gs[r] = j->a_gsum + m * groups;
+        gs[r] = U8 ? NULL : j->a_gsum + m * groups;
     }
     __m512 facc[MR_MAX];
 #pragma GCC unroll 8
     for (int r = 0; r < MR; r++) facc[r] = _mm512_setzero_ps();
-    const __m512i m15 = _mm512_set1_epi8(15);
     for (int64_t g = 0; g < groups; g++) {
+        const __m512i zb = U8 ? zero_bytes(zp ? zp + g * QB_Q4_BLOCK : NULL) : _mm512_setzero_si512();
         /* low and high nibbles feed separate accumulators: twice the
          * independent vpdpbusd chains */
         __m512i ilo[MR_MAX], ihi[MR_MAX];
@@ -84,24 +126,18 @@ QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nva
         for (int64_t t = 0; t < G / 8; t++) {
             __m512i v = _mm512_load_si512(gp + 64 * t);
             _mm_prefetch((const char *)((uintptr_t)gp + 64 * (uintptr_t)t + 2048), _MM_HINT_T0);
-            __m512i lo = _mm512_and_si512(v, m15);
-            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m15);
+            __m512i lo, hi;
+            weight_pair(v, zb, U8, &lo, &hi);
 #pragma GCC unroll 8
-            for (int r = 0; r < MR; r++) {
-                const int8_t *a = ar[r] + g * G + 8 * t;
-                ilo[r] = dpbusd(ilo[r], lo, _mm512_set1_epi32(qb_ld32(a)));
-                ihi[r] = dpbusd(ihi[r], hi, _mm512_set1_epi32(qb_ld32(a + 4)));
-            }
+            for (int r = 0; r < MR; r++) dot8(&ilo[r], &ihi[r], lo, hi, ar[r] + g * G + 8 * t, U8);
         }
         __m512 scale = _mm512_load_ps((const float *)(gp + G * 8));
-        __m512i zpv = zp ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zp + g * QB_Q4_BLOCK)))
-                         : _mm512_setzero_si512();
+        __m512i zpv = zp && !U8 ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zp + g * QB_Q4_BLOCK)))
+                                : _mm512_setzero_si512();
         __m512i azp = zp_term(j, cs + g * QB_Q4_BLOCK);
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) {
-            /* symmetric codes: the zero point 8 is the same for every lane */
-            __m512i corr = zp ? _mm512_mullo_epi32(zpv, _mm512_set1_epi32(gs[r][g])) : _mm512_set1_epi32(8 * gs[r][g]);
-            __m512i d = _mm512_sub_epi32(_mm512_add_epi32(ilo[r], ihi[r]), _mm512_add_epi32(corr, azp));
+            __m512i d = group_dot(ilo[r], ihi[r], zpv, zp != NULL, U8 ? 0 : gs[r][g], azp, U8);
             facc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), scale, facc[r]);
         }
         gp += gbytes;
@@ -112,18 +148,22 @@ QB_AI void tile(const qb_q4_job *j, int64_t m0, int mvalid, int64_t blk, int nva
 }
 
 typedef void (*tile_fn)(const qb_q4_job *, int64_t, int, int64_t, int);
-#define TILE_FN(MR) \
-    static void tile_##MR(const qb_q4_job *j, int64_t m0, int mv, int64_t blk, int nv) { tile(j, m0, mv, blk, nv, MR); }
-TILE_FN(1)
-TILE_FN(2)
-TILE_FN(4)
-TILE_FN(8)
+#define TILE_FN(MR, U8) \
+    static void tile_##MR##_##U8(const qb_q4_job *j, int64_t m0, int mv, int64_t blk, int nv) { tile(j, m0, mv, blk, nv, MR, U8); }
+TILE_FN(1, 0)
+TILE_FN(2, 0)
+TILE_FN(4, 0)
+TILE_FN(8, 0)
+TILE_FN(1, 1)
+TILE_FN(2, 1)
+TILE_FN(4, 1)
+TILE_FN(8, 1)
 
 /* One row (a GEMV) against NB blocks of 16 channels at once: NB weight
  * streams in flight from DRAM instead of one, and each broadcast
  * activation word serves NB blocks. Same arithmetic order as tile(). */
 #define NB 4
-static void gemv_tile(const qb_q4_job *j, int64_t m, int64_t blk, int nblk, int64_t n1)
+QB_AI void gemv_tile(const qb_q4_job *j, int64_t m, int64_t blk, int nblk, int64_t n1, const int U8)
 {
     const qb_q4weights *w = j->w;
     const int64_t G = w->group, groups = w->kp / G;
@@ -138,33 +178,32 @@ static void gemv_tile(const qb_q4_job *j, int64_t m, int64_t blk, int nblk, int6
         cs[b] = w->csum + bb * groups * QB_Q4_BLOCK;
     }
     const int8_t *a = j->a + m * j->lda;
-    const int32_t *gs = j->a_gsum + m * groups;
+    const int32_t *gs = U8 ? NULL : j->a_gsum + m * groups;
     __m512 facc[NB];
 #pragma GCC unroll 4
     for (int b = 0; b < NB; b++) facc[b] = _mm512_setzero_ps();
-    const __m512i m15 = _mm512_set1_epi8(15);
     for (int64_t g = 0; g < groups; g++) {
-        __m512i ilo[NB], ihi[NB];
+        __m512i ilo[NB], ihi[NB], zb[NB];
 #pragma GCC unroll 4
-        for (int b = 0; b < NB; b++) ilo[b] = ihi[b] = _mm512_setzero_si512();
+        for (int b = 0; b < NB; b++) {
+            ilo[b] = ihi[b] = _mm512_setzero_si512();
+            zb[b] = U8 ? zero_bytes(zp[b] ? zp[b] + g * QB_Q4_BLOCK : NULL) : _mm512_setzero_si512();
+        }
         for (int64_t t = 0; t < G / 8; t++) {
-            __m512i al = _mm512_set1_epi32(qb_ld32(a + g * G + 8 * t)), ah = _mm512_set1_epi32(qb_ld32(a + g * G + 8 * t + 4));
 #pragma GCC unroll 4
             for (int b = 0; b < NB; b++) {
-                __m512i v = _mm512_load_si512(gp[b] + 64 * t);
+                __m512i v = _mm512_load_si512(gp[b] + 64 * t), lo, hi;
                 _mm_prefetch((const char *)((uintptr_t)gp[b] + 64 * (uintptr_t)t + 1024), _MM_HINT_T0);
-                ilo[b] = dpbusd(ilo[b], _mm512_and_si512(v, m15), al);
-                ihi[b] = dpbusd(ihi[b], _mm512_and_si512(_mm512_srli_epi16(v, 4), m15), ah);
+                weight_pair(v, zb[b], U8, &lo, &hi);
+                dot8(&ilo[b], &ihi[b], lo, hi, a + g * G + 8 * t, U8);
             }
         }
 #pragma GCC unroll 4
         for (int b = 0; b < NB; b++) {
             __m512 scale = _mm512_load_ps((const float *)(gp[b] + G * 8));
-            __m512i corr = zp[b] ? _mm512_mullo_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zp[b] + g * QB_Q4_BLOCK))),
-                                                       _mm512_set1_epi32(gs[g]))
-                                 : _mm512_set1_epi32(8 * gs[g]);
-            corr = _mm512_add_epi32(corr, zp_term(j, cs[b] + g * QB_Q4_BLOCK));
-            __m512i d = _mm512_sub_epi32(_mm512_add_epi32(ilo[b], ihi[b]), corr);
+            __m512i zpv = zp[b] && !U8 ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(zp[b] + g * QB_Q4_BLOCK)))
+                                       : _mm512_setzero_si512();
+            __m512i d = group_dot(ilo[b], ihi[b], zpv, zp[b] != NULL, U8 ? 0 : gs[g], zp_term(j, cs[b] + g * QB_Q4_BLOCK), U8);
             facc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), scale, facc[b]);
             gp[b] += gbytes;
         }
@@ -179,7 +218,13 @@ void qb_q4gemm_block_avx512(const qb_q4_job *j, int64_t m0, int64_t m1, int64_t 
 {
     if (m1 - m0 == 1) { /* batch 1: bandwidth bound, stream several blocks */
         int64_t b0 = n0 / QB_Q4_BLOCK, b1 = (n1 + QB_Q4_BLOCK - 1) / QB_Q4_BLOCK;
-        for (int64_t b = b0; b < b1; b += NB) gemv_tile(j, m0, b, (int)(b1 - b < NB ? b1 - b : NB), n1);
+        for (int64_t b = b0; b < b1; b += NB) {
+            int nblk = (int)(b1 - b < NB ? b1 - b : NB);
+            if (j->a_u8)
+                gemv_tile(j, m0, b, nblk, n1, 1);
+            else
+                gemv_tile(j, m0, b, nblk, n1, 0);
+        }
         return;
     }
     const qb_q4weights *w = j->w;
@@ -190,7 +235,8 @@ void qb_q4gemm_block_avx512(const qb_q4_job *j, int64_t m0, int64_t m1, int64_t 
         int64_t be = bb + per < b1 ? bb + per : b1;
         for (int64_t m = m0; m < m1; m += MR_MAX) {
             int mv = (int)(m1 - m < MR_MAX ? m1 - m : MR_MAX);
-            tile_fn f = mv == 1 ? tile_1 : mv == 2 ? tile_2 : mv <= 4 ? tile_4 : tile_8;
+            tile_fn f = j->a_u8 ? (mv == 1 ? tile_1_1 : mv == 2 ? tile_2_1 : mv <= 4 ? tile_4_1 : tile_8_1)
+                                : (mv == 1 ? tile_1_0 : mv == 2 ? tile_2_0 : mv <= 4 ? tile_4_0 : tile_8_0);
             for (int64_t b = bb; b < be; b++) {
                 int64_t nend = (b + 1) * QB_Q4_BLOCK < n1 ? (b + 1) * QB_Q4_BLOCK : n1;
                 f(j, m, mv, b, (int)(nend - b * QB_Q4_BLOCK));
@@ -327,6 +373,10 @@ void qb_q4codes_rows_avx512(const qb_q4_codes *c, int64_t m0, int64_t m1)
                         v = _mm512_mask_mov_epi8(v, sel[j * windows + w], r);
                     }
                 }
+                if (c->raw) { /* the codes themselves, 0 past k */
+                    _mm512_mask_storeu_epi8(dst + i0, inkp, _mm512_maskz_mov_epi8(valid, v));
+                    continue;
+                }
                 __m512i d = _mm512_maskz_mov_epi8(valid, _mm512_xor_si512(v, flip)); /* code - 128; 0 past k */
                 _mm512_mask_storeu_epi8(dst + i0, inkp, d);
                 __m512i u = _mm512_xor_si512(d, flip); /* the codes, 0x80 past k */
@@ -343,7 +393,7 @@ void qb_q4codes_rows_avx512(const qb_q4_codes *c, int64_t m0, int64_t m1)
                     _mm512_store_si512(lane + (j - j0) * 8, _mm512_sad_epu8(u, _mm512_setzero_si512()));
                 }
             }
-            if (small || wide) continue;
+            if (small || wide || c->raw) continue;
             int64_t nl = (j1 - j0) * 8, left = kp / 8 - j0 * 8;
             for (int64_t l = 0; l < nl && l < left; l++) {
                 run += (int64_t)lane[l];
