@@ -220,6 +220,15 @@ struct qb_q4_codes {
     int32_t *gsum;             /* (m, kp / group) */
     int raw;                   /* dst gets the codes themselves (src[perm[i]], 0 past k) and no
                                 * gsum: the rows of a job with a_u8 */
+    /* q4_u8 backends, raw: a convolution's rows gathered from its NHWC input
+     * instead of src: row m is output pixel m_base + m, and perm indexes its
+     * im2col row laid out with kernel row ky at ky * segp (a multiple of 64;
+     * col: k_h * segp bytes for the rows that need padding) */
+    const qb_conv_shape *conv;
+    const uint8_t *x;
+    uint8_t pad;
+    int64_t m_base, segp;
+    uint8_t *col;
 };
 typedef struct qb_q4_codes qb_q4_codes;
 

@@ -187,6 +187,8 @@ struct codes_run {
     const struct codes_src *src;
     const qb_conv_shape *gather;   /* a conv that needs im2col, or NULL */
     const int32_t *perm;           /* (k) conv: (kh, kw, c) rows to (c, kh, kw), or NULL */
+    int64_t segp;                  /* fused gather (q4_u8 backends): the kernel row stride of perm's
+                                    * im2col rows, a multiple of 64; 0: im2col then q4codes */
     uint8_t zp;
     int32_t a_zp;                  /* in int8 units: zp - 128 */
     const qb_q4weights *w;
@@ -197,7 +199,11 @@ struct codes_run {
     size_t region;
 };
 
-static size_t im2col_bytes(const struct codes_run *r) { return r->gather ? (size_t)(r->stretch * r->w->k) : 0; }
+static size_t im2col_bytes(const struct codes_run *r)
+{
+    if (r->segp) return (size_t)(r->gather->k_h * r->segp); /* one row at a time, those with padding */
+    return r->gather ? (size_t)(r->stretch * r->w->k) : 0;
+}
 
 static void run_range_codes(void *p, int tid, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
 {
@@ -213,7 +219,14 @@ static void run_range_codes(void *p, int tid, int64_t m0, int64_t m1, int64_t n0
         int64_t mb = m1 - b0 < r->stretch ? m1 - b0 : r->stretch;
         qb_q4_codes q = {.perm = r->perm, .k = w->k, .kp = w->kp, .group = w->group, .dst = rows, .gsum = gsum,
                          .raw = u8};
-        if (r->gather) {
+        if (r->segp) {
+            q.conv = r->gather;
+            q.x = r->src->x;
+            q.pad = r->zp;
+            q.m_base = b0;
+            q.segp = r->segp;
+            q.col = col;
+        } else if (r->gather) {
             qb_im2col_u8_at(r->gather, r->src->x, r->zp, b0, b0 + mb, col, w->k, r->gather->k_w * r->gather->in_c);
             q.src = col;
             q.lds = w->k;
@@ -264,9 +277,10 @@ static qb_status run_codes(const qb_backend *be, qb_pool *pool, int64_t m, const
     if (m == 0) return QB_OK;
     const qb_conv_shape *cs = src->conv;
     int64_t groups = w->kp / w->group;
-    struct codes_run r = {be, src, cs && !whole_image(cs) ? cs : NULL, NULL, (uint8_t)a_zp, a_zp - 128, w, rq, y, ldy,
-                          0, NULL, 0};
-    size_t row_bytes = (size_t)(w->kp + (be->q4_u8 ? 0 : groups * 4) + (r.gather ? w->k : 0));
+    struct codes_run r = {be, src, cs && !whole_image(cs) ? cs : NULL, NULL, 0, (uint8_t)a_zp, a_zp - 128, w, rq, y,
+                          ldy, 0, NULL, 0};
+    if (r.gather && be->q4_u8) r.segp = (r.gather->k_w * r.gather->in_c + 63) / 64 * 64;
+    size_t row_bytes = (size_t)(w->kp + (be->q4_u8 ? 0 : groups * 4) + (r.gather && !r.segp ? w->k : 0));
     int64_t rb = be->row_block;
     r.stretch = (int64_t)(STRETCH_BYTES / row_bytes) / rb * rb;
     r.stretch = r.stretch < rb ? rb : r.stretch > m ? m : r.stretch;
@@ -277,7 +291,7 @@ static qb_status run_codes(const qb_backend *be, qb_pool *pool, int64_t m, const
     r.region = region.total;
     int threads = pool ? qb_pool_size(pool) : 1;
     qb_scratch_plan plan = {0};
-    int permute = cs && cs->in_c > 1 && cs->k_h * cs->k_w > 1; /* else (kh, kw, c) is (c, kh, kw) */
+    int permute = r.segp || (cs && cs->in_c > 1 && cs->k_h * cs->k_w > 1); /* else (kh, kw, c) is (c, kh, kw) */
     if (permute) qb_scratch_plan_add(&plan, (size_t)w->k * sizeof(int32_t));
     for (int t = 0; t < threads; t++) qb_scratch_plan_add(&plan, r.region);
     qb_scratch owned = {0};
@@ -287,7 +301,8 @@ static qb_status run_codes(const qb_backend *be, qb_pool *pool, int64_t m, const
         int32_t *perm = (int32_t *)qb_scratch_take(&cur, (size_t)w->k * sizeof(int32_t));
         int64_t taps = cs->k_h * cs->k_w;
         for (int64_t c = 0; c < cs->in_c; c++)
-            for (int64_t t = 0; t < taps; t++) perm[c * taps + t] = (int32_t)(t * cs->in_c + c);
+            for (int64_t t = 0; t < taps; t++)
+                perm[c * taps + t] = (int32_t)(r.segp ? t / cs->k_w * r.segp + t % cs->k_w * cs->in_c + c : t * cs->in_c + c);
         r.perm = perm;
     }
     r.scratch = cur;

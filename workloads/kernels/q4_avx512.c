@@ -322,8 +322,108 @@ QB_AI void chunk_group_sums(__m512i u, int64_t G, int32_t *gs, int ngroups)
  * read straight back by scalar loads stalls). */
 #define PERM_PAIRS 192
 #define LANE_CHUNKS 64 /* 64-byte chunks whose 8-byte sums are buffered */
+
+/* One row of a conv's padded im2col layout into col, then the reference
+ * permutation of it into row m of dst. */
+static void conv_row_ref(const qb_q4_codes *c, int64_t m)
+{
+    const qb_conv_shape *s = c->conv;
+    qb_im2col_u8_at(s, c->x, c->pad, c->m_base + m, c->m_base + m + 1, c->col, s->k_h * c->segp, c->segp);
+    qb_q4_codes r = *c;
+    r.conv = NULL;
+    r.src = c->col;
+    r.lds = s->k_h * c->segp;
+    r.dst = c->dst + m * c->kp;
+    qb_q4codes_rows_ref(&r, 0, 1);
+}
+
+/* A conv's uint8 code rows (raw) gathered from its NHWC input: its padded
+ * im2col row is k_h kernel rows of segp bytes, 64-byte pieces that a window
+ * inside the image loads straight from the input (the others from one row
+ * of im2col in col); each pair of pieces is a vpermi2b source, whose bytes
+ * go to the 64-byte output chunks that take them by masked stores. */
+static void conv_rows_avx512(const qb_q4_codes *c, int64_t m0, int64_t m1)
+{
+    const qb_conv_shape *s = c->conv;
+    const int64_t k = c->k, kp = c->kp, segp = c->segp, run = s->k_w * s->in_c;
+    const int64_t pieces = s->k_h * segp / 64, windows = (pieces + 1) / 2, chunks = (kp + 63) / 64;
+    if (chunks * windows > PERM_PAIRS || pieces > 2 * PERM_PAIRS) {
+        for (int64_t m = m0; m < m1; m++) conv_row_ref(c, m);
+        return;
+    }
+    _Alignas(64) uint8_t idx[PERM_PAIRS][64];
+    __mmask64 sel[PERM_PAIRS], pmask[2 * PERM_PAIRS];
+    int64_t poff[2 * PERM_PAIRS], pchunk[PERM_PAIRS];
+    int npair[PERM_PAIRS]; /* per window: its (chunk, table) pairs with any byte */
+    int64_t np = 0;
+    const int64_t rowstep = s->dil_h * s->in_w * s->in_c;
+    for (int64_t p = 0; p < pieces; p++) {
+        int64_t off = p % (segp / 64) * 64, len = run - off;
+        pmask[p] = len >= 64 ? ~0ull : len > 0 ? (1ull << len) - 1 : 0;
+        poff[p] = p / (segp / 64) * rowstep + off;
+    }
+    for (int64_t w = 0; w < windows; w++) {
+        npair[w] = 0;
+        for (int64_t j = 0; j < chunks; j++) {
+            uint64_t mask = 0;
+            for (int b = 0; b < 64; b++) {
+                int64_t i = j * 64 + b, from = i < k ? c->perm[i] - w * 128 : -1;
+                idx[np][b] = (uint8_t)(from & 127);
+                if (from >= 0 && from < 128) mask |= 1ull << b;
+            }
+            if (!mask) continue;
+            sel[np] = mask;
+            pchunk[np++] = j;
+            npair[w]++;
+        }
+    }
+    const __m512i zero = _mm512_setzero_si512();
+    const int64_t pix = s->out_h * s->out_w;
+    int64_t b = (c->m_base + m0) / pix, oy = (c->m_base + m0) % pix / s->out_w, ox = (c->m_base + m0) % s->out_w;
+    for (int64_t m = m0; m < m1; m++) {
+        uint8_t *dst = (uint8_t *)c->dst + m * kp;
+        for (int64_t i = k / 64 * 64; i < kp; i += 64) { /* 0 past k */
+            int64_t from = k - i > 0 ? k - i : 0, to = kp - i < 64 ? kp - i : 64;
+            __mmask64 tail = (to == 64 ? ~0ull : (1ull << to) - 1) & ~((1ull << from) - 1);
+            _mm512_mask_storeu_epi8(dst + i, tail, zero);
+        }
+        int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
+        int inside = s->dil_w == 1 && ix0 >= 0 && ix0 + s->k_w <= s->in_w && iy0 >= 0 &&
+                     iy0 + (s->k_h - 1) * s->dil_h < s->in_h;
+        const uint8_t *base;
+        if (inside) {
+            base = c->x + ((b * s->in_h + iy0) * s->in_w + ix0) * s->in_c;
+        } else {
+            qb_im2col_u8_at(s, c->x, c->pad, c->m_base + m, c->m_base + m + 1, c->col, s->k_h * segp, segp);
+            base = c->col;
+        }
+        int64_t t = 0;
+        for (int64_t w = 0; w < windows; w++) {
+            int64_t p = 2 * w;
+            const uint8_t *plo = inside ? base + poff[p] : base + 64 * p;
+            __m512i lo = _mm512_maskz_loadu_epi8(pmask[p], plo), hi = zero;
+            if (p + 1 < pieces) hi = _mm512_maskz_loadu_epi8(pmask[p + 1], inside ? base + poff[p + 1] : base + 64 * (p + 1));
+            for (int q = 0; q < npair[w]; q++, t++) {
+                __m512i v = _mm512_permutex2var_epi8(lo, _mm512_load_si512(idx[t]), hi);
+                _mm512_mask_storeu_epi8(dst + 64 * pchunk[t], sel[t], v);
+            }
+        }
+        if (++ox == s->out_w) {
+            ox = 0;
+            if (++oy == s->out_h) {
+                oy = 0;
+                b++;
+            }
+        }
+    }
+}
+
 void qb_q4codes_rows_avx512(const qb_q4_codes *c, int64_t m0, int64_t m1)
 {
+    if (c->conv) {
+        conv_rows_avx512(c, m0, m1);
+        return;
+    }
     const int64_t k = c->k, kp = c->kp, G = c->group, groups = kp / G;
     const int64_t chunks = (kp + 63) / 64, windows = c->perm ? (k + 127) / 128 : 0;
     if (c->perm && chunks * windows > PERM_PAIRS) {
