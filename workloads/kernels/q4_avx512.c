@@ -337,11 +337,22 @@ static void conv_row_ref(const qb_q4_codes *c, int64_t m)
     qb_q4codes_rows_ref(&r, 0, 1);
 }
 
+/* The bytes [lo, hi) of a 64-byte piece (clamped to it) as a mask. */
+static inline __mmask64 byte_range(int64_t lo, int64_t hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 64 ? 64 : hi;
+    if (hi <= lo) return 0;
+    uint64_t below_hi = hi == 64 ? ~0ull : (1ull << hi) - 1;
+    return below_hi & ~((1ull << lo) - 1);
+}
+
 /* A conv's uint8 code rows (raw) gathered from its NHWC input: its padded
- * im2col row is k_h kernel rows of segp bytes, 64-byte pieces that a window
- * inside the image loads straight from the input (the others from one row
- * of im2col in col); each pair of pieces is a vpermi2b source, whose bytes
- * go to the 64-byte output chunks that take them by masked stores. */
+ * im2col row is k_h kernel rows of segp bytes, 64-byte pieces loaded
+ * straight from the input through masks that keep the taps inside the
+ * image (the others get the pad code; dilated rows go through im2col in
+ * col). Each pair of pieces is a vpermi2b source whose bytes go to the
+ * 64-byte output chunks that take them, by masked stores. */
 static void conv_rows_avx512(const qb_q4_codes *c, int64_t m0, int64_t m1)
 {
     const qb_conv_shape *s = c->conv;
@@ -352,14 +363,14 @@ static void conv_rows_avx512(const qb_q4_codes *c, int64_t m0, int64_t m1)
         return;
     }
     _Alignas(64) uint8_t idx[PERM_PAIRS][64];
-    __mmask64 sel[PERM_PAIRS], pmask[2 * PERM_PAIRS];
+    __mmask64 sel[PERM_PAIRS], pmask[2 * PERM_PAIRS], bmask[2 * PERM_PAIRS], cmask[2 * PERM_PAIRS];
     int64_t poff[2 * PERM_PAIRS], pchunk[PERM_PAIRS];
     int npair[PERM_PAIRS]; /* per window: its (chunk, table) pairs with any byte */
     int64_t np = 0;
     const int64_t rowstep = s->dil_h * s->in_w * s->in_c;
     for (int64_t p = 0; p < pieces; p++) {
         int64_t off = p % (segp / 64) * 64, len = run - off;
-        pmask[p] = len >= 64 ? ~0ull : len > 0 ? (1ull << len) - 1 : 0;
+        pmask[p] = cmask[p] = byte_range(0, len);
         poff[p] = p / (segp / 64) * rowstep + off;
     }
     for (int64_t w = 0; w < windows; w++) {
@@ -377,7 +388,7 @@ static void conv_rows_avx512(const qb_q4_codes *c, int64_t m0, int64_t m1)
             npair[w]++;
         }
     }
-    const __m512i zero = _mm512_setzero_si512();
+    const __m512i zero = _mm512_setzero_si512(), padv = _mm512_set1_epi8((char)c->pad);
     const int64_t pix = s->out_h * s->out_w;
     int64_t b = (c->m_base + m0) / pix, oy = (c->m_base + m0) % pix / s->out_w, ox = (c->m_base + m0) % s->out_w;
     for (int64_t m = m0; m < m1; m++) {
@@ -388,21 +399,30 @@ static void conv_rows_avx512(const qb_q4_codes *c, int64_t m0, int64_t m1)
             _mm512_mask_storeu_epi8(dst + i, tail, zero);
         }
         int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
-        int inside = s->dil_w == 1 && ix0 >= 0 && ix0 + s->k_w <= s->in_w && iy0 >= 0 &&
-                     iy0 + (s->k_h - 1) * s->dil_h < s->in_h;
-        const uint8_t *base;
-        if (inside) {
-            base = c->x + ((b * s->in_h + iy0) * s->in_w + ix0) * s->in_c;
-        } else {
+        int inside = ix0 >= 0 && ix0 + s->k_w <= s->in_w && iy0 >= 0 && iy0 + (s->k_h - 1) * s->dil_h < s->in_h;
+        /* the window's top-left tap (maybe outside the image: only read through masks) */
+        uintptr_t base = (uintptr_t)c->x + (uintptr_t)(((b * s->in_h + iy0) * s->in_w + ix0) * s->in_c);
+        const __mmask64 *mk = pmask;
+        if (s->dil_w != 1) { /* taps apart along a row: im2col */
             qb_im2col_u8_at(s, c->x, c->pad, c->m_base + m, c->m_base + m + 1, c->col, s->k_h * segp, segp);
-            base = c->col;
+            base = (uintptr_t)c->col;
+            mk = cmask;
+        } else if (!inside) { /* the taps in the image; the others take the pad code */
+            int64_t left = ix0 < 0 ? -ix0 : 0, right = ix0 + s->k_w > s->in_w ? ix0 + s->k_w - s->in_w : 0;
+            for (int64_t p = 0; p < pieces; p++) {
+                int64_t ky = p / (segp / 64), iy = iy0 + ky * s->dil_h, off = p % (segp / 64) * 64;
+                bmask[p] = iy < 0 || iy >= s->in_h ? 0
+                                                   : byte_range(left * s->in_c - off, run - right * s->in_c - off);
+            }
+            mk = bmask;
         }
         int64_t t = 0;
         for (int64_t w = 0; w < windows; w++) {
             int64_t p = 2 * w;
-            const uint8_t *plo = inside ? base + poff[p] : base + 64 * p;
-            __m512i lo = _mm512_maskz_loadu_epi8(pmask[p], plo), hi = zero;
-            if (p + 1 < pieces) hi = _mm512_maskz_loadu_epi8(pmask[p + 1], inside ? base + poff[p + 1] : base + 64 * (p + 1));
+            uintptr_t plo = mk == cmask ? base + 64 * (uintptr_t)p : base + (uintptr_t)poff[p];
+            __m512i lo = _mm512_mask_loadu_epi8(padv, mk[p], (const void *)plo), hi = zero;
+            if (p + 1 < pieces)
+                hi = _mm512_mask_loadu_epi8(padv, mk[p + 1], (const void *)(mk == cmask ? plo + 64 : base + (uintptr_t)poff[p + 1]));
             for (int q = 0; q < npair[w]; q++, t++) {
                 __m512i v = _mm512_permutex2var_epi8(lo, _mm512_load_si512(idx[t]), hi);
                 _mm512_mask_storeu_epi8(dst + 64 * pchunk[t], sel[t], v);
