@@ -210,6 +210,17 @@ static void test_conv_matches_definition(void **state)
     assert_int_equal(qb_conv_shape_init(&flat), QB_OK);
     problem pf = {.m = 3, .n = 21, .k = 208, .group = 32, .conv = &flat};
     run_case(&r, &pf, 0, NULL);
+    /* the AVX-512 gather's masks: dilated rows and columns (im2col), uneven
+     * strides and pads, windows past every edge of a small image */
+    static const int64_t dils[][2] = {{2, 2}, {2, 1}, {1, 1}};
+    for (int d = 0; d < 3; d++) {
+        qb_conv_shape u = {.batch = 2, .in_h = 6, .in_w = 5, .in_c = 3 + 20 * d, .out_c = 17, .k_h = 3, .k_w = 3,
+                           .stride_h = 2, .stride_w = 1, .dil_h = dils[d][0], .dil_w = dils[d][1],
+                           .pad_top = 2, .pad_left = 0, .pad_bottom = 1, .pad_right = 3};
+        assert_int_equal(qb_conv_shape_init(&u), QB_OK);
+        problem pu = {.m = 2 * u.out_h * u.out_w, .n = 17, .k = u.in_c * 9, .group = 16, .conv = &u};
+        run_case(&r, &pu, d % 2, d == 1 ? pool : NULL);
+    }
     qb_pool_free(pool);
 }
 
