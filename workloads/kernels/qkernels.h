@@ -180,8 +180,9 @@ qb_status qb_q4_gemm(const qb_backend *be, qb_pool *pool, int64_t m, const float
  * rq->scale[n] is the activation scale (the same for every n in the executor)
  * times anything per channel; rq->type must be QB_OUT_F32 (the group scales
  * make the output float; a next int8 layer reads rq->codes). It runs the
- * same packed weights and inner loops as qb_q4_gemm (the activations go in
- * as code - 128, int8). Every backend returns the reference's bits. */
+ * same packed weights as qb_q4_gemm (the activations go in as code - 128,
+ * int8; on AVX-512 as the codes themselves, with the weights as signed
+ * code - zero code). Every backend returns the reference's bits. */
 typedef struct {
     int64_t m;
     const uint8_t *a;       /* (m, lda) codes, lda >= k */
@@ -201,7 +202,8 @@ qb_status qb_q4a8_gemm(const qb_backend *be, qb_pool *pool, const qb_q4a8_args *
  * stores them), padding with the zero point, y NHWC floats (rq as above).
  * Runs through an im2col buffer (scratch) whose (kh, kw, c) rows the
  * backend permutes into the weights' (c, kh, kw) order while it makes the
- * int8 rows (the groups would cut across NHWC rows). A window that is the
+ * int8 rows (the groups would cut across NHWC rows); AVX-512 gathers the
+ * permuted rows straight from x instead (im2col only for dilated rows). A window that is the
  * whole unpadded image (a dense layer reading a flattened NHWC tensor) is
  * read in place. */
 qb_status qb_q4a8_conv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *s, const uint8_t *x,
