@@ -347,6 +347,73 @@ static inline __mmask64 byte_range(int64_t lo, int64_t hi)
     return below_hi & ~((1ull << lo) - 1);
 }
 
+/* conv_rows_avx512 for short rows (kp <= 64: a first convolution, k = 9 or
+ * 25): neighbouring output pixels of one output row read overlapping bytes
+ * of each kernel row, so one masked load per kernel row serves a run of
+ * pixels, and each pixel's row is vpermi2b of kernel-row pairs with the
+ * indices moved by its offset. */
+#define SMALL_KH 8
+static int small_rows(const qb_q4_codes *c)
+{
+    const qb_conv_shape *s = c->conv;
+    return c->kp <= 64 && s->k_h <= SMALL_KH && s->dil_w == 1 &&
+           (s->k_w + s->stride_w) * s->in_c <= 64; /* two pixels or more per load */
+}
+
+static void conv_rows_small(const qb_q4_codes *c, int64_t m0, int64_t m1)
+{
+    const qb_conv_shape *s = c->conv;
+    const int64_t k = c->k, kp = c->kp, segp = c->segp, C = s->in_c, step = s->stride_w * C;
+    const int64_t pmax = (64 / C - s->k_w) / s->stride_w + 1, pairs = (s->k_h + 1) / 2;
+    _Alignas(64) uint8_t idx[SMALL_KH / 2][64];
+    __mmask64 sel[SMALL_KH / 2];
+    for (int64_t q = 0; q < pairs; q++) {
+        uint64_t mask = 0;
+        for (int b = 0; b < 64; b++) {
+            int64_t ky = b < k ? c->perm[b] / segp : -1, off = b < k ? c->perm[b] % segp : 0;
+            idx[q][b] = (uint8_t)((ky & 1) << 6 | off);
+            if (ky >= 0 && ky / 2 == q) mask |= 1ull << b;
+        }
+        sel[q] = mask;
+    }
+    const __m512i padv = _mm512_set1_epi8((char)c->pad);
+    const __mmask64 store = byte_range(0, kp);
+    const int64_t pix = s->out_h * s->out_w;
+    int64_t b = (c->m_base + m0) / pix, oy = (c->m_base + m0) % pix / s->out_w, ox = (c->m_base + m0) % s->out_w;
+    for (int64_t m = m0; m < m1;) {
+        int64_t np = pmax < s->out_w - ox ? pmax : s->out_w - ox;
+        np = np < m1 - m ? np : m1 - m;
+        int64_t iy0 = oy * s->stride_h - s->pad_top, ix0 = ox * s->stride_w - s->pad_left;
+        __mmask64 cols = byte_range(-ix0 * C, (s->in_w - ix0) * C) & byte_range(0, ((np - 1) * s->stride_w + s->k_w) * C);
+        __m512i row[SMALL_KH + 1];
+        for (int64_t ky = 0; ky < pairs * 2; ky++) {
+            int64_t iy = iy0 + ky * s->dil_h;
+            row[ky] = ky >= s->k_h || iy < 0 || iy >= s->in_h
+                          ? padv
+                          : _mm512_mask_loadu_epi8(padv, cols,
+                                                   (const void *)((uintptr_t)c->x +
+                                                                  (uintptr_t)(((b * s->in_h + iy) * s->in_w + ix0) * C)));
+        }
+        for (int64_t j = 0; j < np; j++, m++) {
+            const __m512i shift = _mm512_set1_epi8((char)(j * step));
+            __m512i v = _mm512_setzero_si512();
+            for (int64_t q = 0; q < pairs; q++) {
+                __m512i ix = _mm512_add_epi8(_mm512_load_si512(idx[q]), shift);
+                v = _mm512_mask_mov_epi8(v, sel[q], _mm512_permutex2var_epi8(row[2 * q], ix, row[2 * q + 1]));
+            }
+            _mm512_mask_storeu_epi8((uint8_t *)c->dst + m * kp, store, v);
+        }
+        ox += np;
+        if (ox == s->out_w) {
+            ox = 0;
+            if (++oy == s->out_h) {
+                oy = 0;
+                b++;
+            }
+        }
+    }
+}
+
 /* A conv's uint8 code rows (raw) gathered from its NHWC input: its padded
  * im2col row is k_h kernel rows of segp bytes, 64-byte pieces loaded
  * straight from the input through masks that keep the taps inside the
@@ -441,7 +508,10 @@ static void conv_rows_avx512(const qb_q4_codes *c, int64_t m0, int64_t m1)
 void qb_q4codes_rows_avx512(const qb_q4_codes *c, int64_t m0, int64_t m1)
 {
     if (c->conv) {
-        conv_rows_avx512(c, m0, m1);
+        if (small_rows(c))
+            conv_rows_small(c, m0, m1);
+        else
+            conv_rows_avx512(c, m0, m1);
         return;
     }
     const int64_t k = c->k, kp = c->kp, G = c->group, groups = kp / G;
