@@ -48,6 +48,7 @@ struct prep_ctx {
     uint8_t *dst;            /* copy of the rows, kp bytes each, or NULL */
     int64_t k, kp;
     int32_t *rowsum;         /* or NULL */
+    const uint32_t *pixsum;  /* implicit conv: each input pixel's sum of channels, or NULL */
     qb_qgemm_job *job;       /* the job the kernels will run (rows for the sums) */
 };
 
@@ -69,18 +70,43 @@ static uint32_t sum_bytes(const uint8_t *p, int64_t len)
     return (uint32_t)sum;
 }
 
+/* Each input pixel's sum of its in_c channels, for image rows [r0, r1)
+ * (image b, row y is b * in_h + y) of an implicit conv's input. */
+struct pixsum_ctx {
+    const qb_conv_shape *s;
+    const uint8_t *x;
+    uint32_t *out;
+};
+
+static void pixel_sums(void *p, int tid, int64_t r0, int64_t r1)
+{
+    (void)tid;
+    struct pixsum_ctx *c = p;
+    const int64_t in_c = c->s->in_c;
+    for (int64_t i = r0 * c->s->in_w; i < r1 * c->s->in_w; i++) c->out[i] = sum_bytes(c->x + i * in_c, in_c);
+}
+
 /* Rows m0..m1-1's sums of real activations, for weight zero points: not a
  * padded kernel row's extra bytes (padded dense rows and im2col rows have
- * zeros there). Rows are walked with a cursor (no division per row). */
-static void row_sums(const qb_qgemm_job *j, int64_t m0, int64_t m1, int32_t *out)
+ * zeros there). Rows are walked with a cursor (no division per row). An
+ * implicit conv's window (k_w whole pixels per kernel row: dil_w is 1 on
+ * that path) adds k_h x k_w pixel sums instead of reading its bytes. */
+static void row_sums(const qb_qgemm_job *j, const uint32_t *pixsum, int64_t m0, int64_t m1, int32_t *out)
 {
     const uint8_t *rows[QB_MAX_SEGS];
     const int64_t len = j->conv ? j->w->seg : j->seg_k;
     qb_row_cursor at = qb_row_cursor_at(j, m0);
     for (int64_t m = m0; m < m1; m++, qb_row_cursor_advance(j, &at, 1)) {
-        qb_job_rows_at(j, &at, 1, 1, rows);
         uint32_t sum = 0;
-        for (int s = 0; s < j->nseg; s++) sum += sum_bytes(rows[s], len);
+        if (pixsum) {
+            const qb_conv_shape *s = j->conv;
+            const uint32_t *p = pixsum + (at.b * s->in_h + at.oy * s->stride_h) * s->in_w + at.ox * s->stride_w;
+            for (int64_t ky = 0; ky < s->k_h; ky++, p += s->dil_h * s->in_w)
+                for (int64_t kx = 0; kx < s->k_w; kx++) sum += p[kx];
+        } else {
+            qb_job_rows_at(j, &at, 1, 1, rows);
+            for (int s = 0; s < j->nseg; s++) sum += sum_bytes(rows[s], len);
+        }
         out[m] = (int32_t)sum;
     }
 }
@@ -97,7 +123,7 @@ static void prep_rows(void *p, int tid, int64_t m0, int64_t m1)
             memset(c->dst + m * c->kp + c->k, 0, (size_t)(c->kp - c->k));
         }
     }
-    if (c->rowsum) row_sums(c->job, m0, m1, c->rowsum);
+    if (c->rowsum) row_sums(c->job, c->pixsum, m0, m1, c->rowsum);
 }
 
 struct run_ctx {
@@ -210,6 +236,9 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
         qb_scratch_plan_add(&plan, (size_t)(skipping * n) * sizeof(int32_t));
     }
     if (unpadded) qb_scratch_plan_add(&plan, (size_t)border_bytes);
+    /* implicit conv rows' sums from per-pixel sums (job->conv: the bordered geometry) */
+    int64_t pixels = zp && bs && !need_copy ? bs->batch * bs->in_h * bs->in_w : 0;
+    if (pixels) qb_scratch_plan_add(&plan, (size_t)pixels * sizeof(uint32_t));
     qb_scratch owned = {0};
     char *cur = qb_scratch_get(scratch, &owned, &plan);
     if (!cur) return QB_ERR_NOMEM;
@@ -227,7 +256,7 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
         job->dmult = dm;
     }
     qb_qgemm_job src = *job;
-    struct prep_ctx prep = {&src, NULL, w->k, w->kp, NULL, job};
+    struct prep_ctx prep = {&src, NULL, w->k, w->kp, NULL, NULL, job};
     if (zp) job->rowsum = prep.rowsum = (int32_t *)qb_scratch_take(&cur, (size_t)m * sizeof(int32_t));
     if (need_copy) {
         prep.dst = (uint8_t *)qb_scratch_take(&cur, (size_t)(m * w->kp));
@@ -248,6 +277,11 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
                                 (uint8_t)a_zp};
         qb_run_rows(pool, bs->batch * bs->in_h, border_bytes, border_rows, &bc);
         job->x = src.x = bc.xp;
+    }
+    if (pixels) {
+        struct pixsum_ctx pc = {job->conv, job->x, (uint32_t *)qb_scratch_take(&cur, (size_t)pixels * sizeof(uint32_t))};
+        qb_run_rows(pool, job->conv->batch * job->conv->in_h, pixels * job->conv->in_c, pixel_sums, &pc);
+        prep.pixsum = pc.out;
     }
     if (need_copy || zp) qb_run_rows(pool, m, m * w->k, prep_rows, &prep);
 
