@@ -1,6 +1,7 @@
 /* The simulation's logits for executor tests (see qeval_sim.h). */
 #include "qeval_sim.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "exec.h"
@@ -67,4 +68,42 @@ int qb_test_prediction_differences(qb_iexec *e, qb_qmodel *q, const qb_images *t
     }
     free(zs);
     return differ;
+}
+
+void qb_test_layer_double(const qb_model *model, int li, const double *x, int nb, double *y, double *mag)
+{
+    const qb_layer *l = &model->layers[li];
+    const float *w = l->params[QB_P_WEIGHT].value.data, *bias = l->params[QB_P_BIAS].value.data;
+    int fin = l->inputs[0], fc = 0, fhw = 0;
+    if (fin >= 0 && model->layers[fin].kind == QB_LAYER_FLATTEN) {
+        fc = model->layers[fin].in_c;
+        fhw = model->layers[fin].in_h * model->layers[fin].in_w;
+    }
+    int64_t k = qb_layer_in_numel(l);
+    for (int b = 0; b < nb; b++)
+        for (int oy = 0; oy < l->h; oy++)
+            for (int ox = 0; ox < l->w; ox++)
+                for (int oc = 0; oc < l->c; oc++) {
+                    double s = bias ? bias[oc] : 0, sm = fabs(s);
+                    if (l->kind == QB_LAYER_DENSE) {
+                        for (int64_t i = 0; i < k; i++) {
+                            int64_t src = fc ? (i % fhw) * fc + i / fhw : i; /* (c, h, w) column -> NHWC */
+                            double p = x[b * k + src] * w[oc * k + i];
+                            s += p, sm += fabs(p);
+                        }
+                    } else {
+                        for (int ic = 0; ic < l->in_c; ic++)
+                            for (int ky = 0; ky < l->kh; ky++)
+                                for (int kx = 0; kx < l->kw; kx++) {
+                                    int iy = oy * l->stride - l->pad + ky, ix = ox * l->stride - l->pad + kx;
+                                    if (iy < 0 || iy >= l->in_h || ix < 0 || ix >= l->in_w) continue;
+                                    double p = x[((b * l->in_h + iy) * l->in_w + ix) * l->in_c + ic] *
+                                               w[((oc * l->in_c + ic) * l->kh + ky) * l->kw + kx];
+                                    s += p, sm += fabs(p);
+                                }
+                    }
+                    int64_t at = ((b * l->h + oy) * l->w + ox) * l->c + oc;
+                    y[at] = s;
+                    mag[at] = sm;
+                }
 }

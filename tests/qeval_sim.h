@@ -20,4 +20,11 @@ void qb_test_sim_logits(qb_qmodel *q, const float *x, int n, float *out);
  * requantized layers); otherwise the test fails, naming the image. */
 int qb_test_prediction_differences(qb_iexec *e, qb_qmodel *q, const qb_images *test, float *x);
 
+/* Conv or dense layer l of `model` in double on nb NHWC inputs x (as the
+ * executor holds them; padding reads 0.0), with the model's own weights
+ * and bias: y (nb, h, w, c) NHWC, and mag = |bias| + sum |x w| per output.
+ * A dense layer reading a flattened tensor takes its (c, h, w) weight
+ * columns from the NHWC input. Before any ReLU. */
+void qb_test_layer_double(const qb_model *model, int li, const double *x, int nb, double *y, double *mag);
+
 #endif

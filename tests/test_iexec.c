@@ -106,45 +106,12 @@ static void audit_layer(const qb_iexec *e, const qb_qmodel *q, int li, int nb, a
     const uint8_t *in = qb_iexec_input_codes(e, li, &off);
     assert_non_null(in);
     qb_block ab = qb_qparams_block(&q->aq[li], 0);
-    const float *w = l->params[QB_P_WEIGHT].value.data, *bias = l->params[QB_P_BIAS].value.data;
-    int64_t out_numel = qb_layer_out_numel(l), n = (int64_t)nb * out_numel;
+    int64_t out_numel = qb_layer_out_numel(l), n = (int64_t)nb * out_numel, n_in = (int64_t)nb * qb_layer_in_numel(l);
     double *y = malloc((size_t)n * sizeof(double)), *mag = malloc((size_t)n * sizeof(double));
-    for (int b = 0; b < nb; b++)
-        for (int oy = 0; oy < l->h; oy++)
-            for (int ox = 0; ox < l->w; ox++)
-                for (int oc = 0; oc < l->c; oc++) {
-                    double s = bias ? bias[oc] : 0, sm = fabs(s);
-                    if (l->kind == QB_LAYER_DENSE) {
-                        int64_t k = qb_layer_in_numel(l);
-                        for (int64_t i = 0; i < k; i++) {
-                            /* executor codes are NHWC; the weights' columns are (c, h, w) */
-                            int64_t src = i;
-                            int fin = l->inputs[0];
-                            if (fin >= 0 && q->model.layers[fin].kind == QB_LAYER_FLATTEN) {
-                                const qb_layer *f = &q->model.layers[fin];
-                                int hw = f->in_h * f->in_w, ch = (int)(i / hw), p = (int)(i % hw);
-                                src = (int64_t)p * f->in_c + ch;
-                            }
-                            double xv = ((int)in[b * k + src] - off - ab.zero_point) * (double)ab.scale;
-                            s += xv * w[oc * k + i];
-                            sm += fabs(xv * w[oc * k + i]);
-                        }
-                    } else {
-                        for (int ic = 0; ic < l->in_c; ic++)
-                            for (int ky = 0; ky < l->kh; ky++)
-                                for (int kx = 0; kx < l->kw; kx++) {
-                                    int iy = oy * l->stride - l->pad + ky, ix = ox * l->stride - l->pad + kx;
-                                    double xv = 0; /* padding is 0.0 (the zero point's code) */
-                                    if (iy >= 0 && iy < l->in_h && ix >= 0 && ix < l->in_w)
-                                        xv = ((int)in[((b * l->in_h + iy) * l->in_w + ix) * l->in_c + ic] - off -
-                                              ab.zero_point) * (double)ab.scale;
-                                    s += xv * w[((oc * l->in_c + ic) * l->kh + ky) * l->kw + kx];
-                                    sm += fabs(xv * w[((oc * l->in_c + ic) * l->kh + ky) * l->kw + kx]);
-                                }
-                    }
-                    y[((b * l->h + oy) * l->w + ox) * l->c + oc] = s;
-                    mag[((b * l->h + oy) * l->w + ox) * l->c + oc] = sm;
-                }
+    double *x = malloc((size_t)n_in * sizeof(double));
+    for (int64_t i = 0; i < n_in; i++) x[i] = ((int)in[i] - off - ab.zero_point) * (double)ab.scale;
+    qb_test_layer_double(&q->model, li, x, nb, y, mag);
+    free(x);
     const float *fy;
     const uint8_t *codes;
     int consumer, coff;
@@ -359,6 +326,23 @@ static void test_reference_models_whole_test_set(void **state)
     assert_true(found > 0);
 }
 
+/* qb_iexec_create refuses scheme/wbits/gran on the model of ev with
+ * QB_ERR_UNSUPPORTED, its message holding each of `says` (NULL-ended). */
+static void expect_unsupported(qb_qeval *ev, const char *scheme, int wbits, int abits, const char *gran,
+                               const char *const *says)
+{
+    qb_qeval_config c;
+    qb_qmodel q;
+    qb_iexec *e;
+    assert_int_equal(qb_qeval_config_parse(&c, scheme, wbits, abits, gran, "minmax", NULL), QB_OK);
+    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
+    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
+    for (; *says; says++)
+        if (!strstr(qb_last_error(), *says)) fail_msg("%s w%d %s: '%s' is not in: %s", scheme, wbits, gran, *says,
+                                                      qb_last_error());
+    qb_qmodel_free(&q);
+}
+
 static void test_unsupported_configs(void **state)
 {
     (void)state;
@@ -366,42 +350,13 @@ static void test_unsupported_configs(void **state)
     make_model("mlp", path, sizeof path);
     qb_qeval *ev;
     assert_int_equal(qb_qeval_open(&ev, path, &small, NULL), QB_OK);
-    qb_qeval_config c;
-    qb_qmodel q;
-    qb_iexec *e;
     /* group scales run on the 4-bit group kernel: 2..4 bits, groups of a multiple of 8 */
-    assert_int_equal(qb_qeval_config_parse(&c, "uniform-sym", 8, 8, "group:16", "minmax", NULL), QB_OK);
-    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
-    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
-    assert_non_null(strstr(qb_last_error(), "fc1"));
-    assert_non_null(strstr(qb_last_error(), "at 8 bits with scales per group"));
-    qb_qmodel_free(&q);
-    assert_int_equal(qb_qeval_config_parse(&c, "uniform-asym", 4, 8, "group:12", "minmax", NULL), QB_OK);
-    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
-    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
-    assert_non_null(strstr(qb_last_error(), "groups of 12"));
-    assert_non_null(strstr(qb_last_error(), "multiple of 8"));
-    qb_qmodel_free(&q);
-    assert_int_equal(qb_qeval_config_parse(&c, "ternary", 2, 8, "group:16", "minmax", NULL), QB_OK);
-    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
-    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
-    assert_non_null(strstr(qb_last_error(), "ternary weight scales per group"));
-    qb_qmodel_free(&q);
-    assert_int_equal(qb_qeval_config_parse(&c, "fp8-e4m3", 8, 8, "group:16", "minmax", NULL), QB_OK);
-    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
-    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
-    assert_non_null(strstr(qb_last_error(), "fc1"));
-    assert_non_null(strstr(qb_last_error(), "per group"));
-    qb_qmodel_free(&q);
-    assert_int_equal(qb_qeval_config_parse(&c, "pow2", 5, 8, "channel", "minmax", NULL), QB_OK);
-    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
-    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
-    assert_non_null(strstr(qb_last_error(), "pow2 weights at 5 bits"));
-    qb_qmodel_free(&q);
-    assert_int_equal(qb_qeval_config_parse(&c, "uniform-sym", 32, 32, "channel", "minmax", NULL), QB_OK);
-    assert_int_equal(qb_qeval_quantize(ev, &c, &q), QB_OK);
-    assert_int_equal(qb_iexec_create(&e, &q, NULL, 8, NULL), QB_ERR_UNSUPPORTED);
-    qb_qmodel_free(&q);
+    expect_unsupported(ev, "uniform-sym", 8, 8, "group:16", (const char *[]){"fc1", "at 8 bits with scales per group", NULL});
+    expect_unsupported(ev, "uniform-asym", 4, 8, "group:12", (const char *[]){"groups of 12", "multiple of 8", NULL});
+    expect_unsupported(ev, "ternary", 2, 8, "group:16", (const char *[]){"ternary weight scales per group", NULL});
+    expect_unsupported(ev, "fp8-e4m3", 8, 8, "group:16", (const char *[]){"fc1", "per group", NULL});
+    expect_unsupported(ev, "pow2", 5, 8, "channel", (const char *[]){"pow2 weights at 5 bits", NULL});
+    expect_unsupported(ev, "uniform-sym", 32, 32, "channel", (const char *[]){NULL});
     qb_qeval_close(ev);
 }
 

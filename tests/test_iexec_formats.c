@@ -121,17 +121,10 @@ static void test_pow2_int_codes(void **state)
 
 /* ---- models against the simulation ------------------------------------- */
 
-/* The input floats of weighted layer li as the executor holds them
- * (NHWC), and the flattened source's (c, hw) for dense weight columns. */
-static const float *layer_input(const qb_iexec *e, const qb_qmodel *q, int li, const float *x0, int *fc, int *fhw)
+/* The input floats of weighted layer li as the executor holds them (NHWC). */
+static const float *layer_input(const qb_iexec *e, const qb_qmodel *q, int li, const float *x0)
 {
-    const qb_layer *l = &q->model.layers[li];
-    int in = l->inputs[0];
-    *fc = *fhw = 0;
-    if (in >= 0 && q->model.layers[in].kind == QB_LAYER_FLATTEN) {
-        *fc = q->model.layers[in].in_c;
-        *fhw = q->model.layers[in].in_h * q->model.layers[in].in_w;
-    }
+    int in = q->model.layers[li].inputs[0];
     if (in < 0) return x0; /* 1-channel images: NCHW is NHWC */
     const float *f;
     qb_iexec_layer_output(e, in, &f, NULL, NULL, NULL);
@@ -142,47 +135,29 @@ static const float *layer_input(const qb_iexec *e, const qb_qmodel *q, int li, c
 static double audit_layer(const qb_iexec *e, const qb_qmodel *q, int li, const float *x0, int nb)
 {
     const qb_layer *l = &q->model.layers[li];
-    int fc, fhw;
-    const float *xin = layer_input(e, q, li, x0, &fc, &fhw);
+    const float *xin = layer_input(e, q, li, x0);
     assert_non_null(xin);
     int64_t in_numel = qb_layer_in_numel(l), n_in = nb * in_numel;
     float *xq = malloc((size_t)n_in * sizeof(float));
     if (q->abits[li] != QB_FLOAT_BITS) assert_int_equal(qb_fake_quantize(&q->aq[li], xin, n_in, xq), QB_OK);
     else memcpy(xq, xin, (size_t)n_in * sizeof(float));
-    const float *w = l->params[QB_P_WEIGHT].value.data, *bias = l->params[QB_P_BIAS].value.data;
     const float *y;
     qb_iexec_layer_output(e, li, &y, NULL, NULL, NULL);
     assert_non_null(y);
     int relu = qb_iexec_relu_fused(e, li);
     int64_t k = l->kind == QB_LAYER_DENSE ? in_numel : (int64_t)l->in_c * l->kh * l->kw;
+    int64_t n = (int64_t)nb * qb_layer_out_numel(l);
+    double *x = malloc((size_t)n_in * sizeof(double)), *want = malloc((size_t)n * sizeof(double)),
+           *mag = malloc((size_t)n * sizeof(double));
+    for (int64_t i = 0; i < n_in; i++) x[i] = xq[i];
+    qb_test_layer_double(&q->model, li, x, nb, want, mag);
     double worst = 0;
-    for (int b = 0; b < nb; b++)
-        for (int oy = 0; oy < l->h; oy++)
-            for (int ox = 0; ox < l->w; ox++)
-                for (int oc = 0; oc < l->c; oc++) {
-                    double s = bias ? bias[oc] : 0, sm = fabs(s);
-                    if (l->kind == QB_LAYER_DENSE) {
-                        for (int64_t i = 0; i < k; i++) {
-                            int64_t src = fc ? (i % fhw) * fc + i / fhw : i; /* (c, h, w) column -> NHWC */
-                            double p = (double)xq[b * k + src] * w[oc * k + i];
-                            s += p, sm += fabs(p);
-                        }
-                    } else {
-                        for (int ic = 0; ic < l->in_c; ic++)
-                            for (int ky = 0; ky < l->kh; ky++)
-                                for (int kx = 0; kx < l->kw; kx++) {
-                                    int iy = oy * l->stride - l->pad + ky, ix = ox * l->stride - l->pad + kx;
-                                    if (iy < 0 || iy >= l->in_h || ix < 0 || ix >= l->in_w) continue;
-                                    double p = (double)xq[((b * l->in_h + iy) * l->in_w + ix) * l->in_c + ic] *
-                                               w[((oc * l->in_c + ic) * l->kh + ky) * l->kw + kx];
-                                    s += p, sm += fabs(p);
-                                }
-                    }
-                    if (relu && s < 0) s = 0;
-                    double got = y[((b * l->h + oy) * l->w + ox) * l->c + oc];
-                    double r = fabs(got - s) / ((double)(k + 8) * 0x1p-24 * sm + 1e-30);
-                    if (r > worst) worst = r;
-                }
+    for (int64_t i = 0; i < n; i++) {
+        double s = relu && want[i] < 0 ? 0 : want[i];
+        double r = fabs(y[i] - s) / ((double)(k + 8) * 0x1p-24 * mag[i] + 1e-30);
+        if (r > worst) worst = r;
+    }
+    free(x), free(want), free(mag);
     free(xq);
     return worst;
 }

@@ -168,6 +168,15 @@ static int has_group_weights(const qb_qmodel *q, int li)
            !qb_fpath_of(q, li);
 }
 
+/* A conv layer's geometry for one image (the executor sets the batch per pass). */
+static qb_conv_shape layer_conv_shape(const qb_layer *l)
+{
+    return (qb_conv_shape){.batch = 1, .in_h = l->in_h, .in_w = l->in_w, .in_c = l->in_c, .out_c = l->c,
+                           .k_h = l->kh, .k_w = l->kw, .stride_h = l->stride, .stride_w = l->stride,
+                           .dil_h = 1, .dil_w = 1, .pad_top = l->pad, .pad_left = l->pad,
+                           .pad_bottom = l->pad, .pad_right = l->pad};
+}
+
 static qb_status pack_group_weights(const qb_qmodel *q, int li, const qform *in, wlayer *w)
 {
     const qb_layer *l = &q->model.layers[li];
@@ -207,10 +216,7 @@ static qb_status pack_group_weights(const qb_qmodel *q, int li, const qform *in,
     }
     int c, hw;
     if (l->kind == QB_LAYER_CONV) {
-        w->cs = (qb_conv_shape){.batch = 1, .in_h = l->in_h, .in_w = l->in_w, .in_c = l->in_c, .out_c = l->c,
-                                .k_h = l->kh, .k_w = l->kw, .stride_h = l->stride, .stride_w = l->stride,
-                                .dil_h = 1, .dil_w = 1, .pad_top = l->pad, .pad_left = l->pad,
-                                .pad_bottom = l->pad, .pad_right = l->pad};
+        w->cs = layer_conv_shape(l);
         w->w4_conv = 1;
     } else if (flattened_from(&q->model, l, &c, &hw)) {
         const qb_layer *f = &q->model.layers[l->inputs[0]];
@@ -293,10 +299,7 @@ static qb_status pack_weights(const qb_qmodel *q, int li, const qform *in, wlaye
     int c, hw;
     if (l->kind == QB_LAYER_DENSE && flattened_from(&q->model, l, &c, &hw)) nhwc_columns(codes, n, c, hw, tmp);
     if (l->kind == QB_LAYER_CONV) {
-        w->cs = (qb_conv_shape){.batch = 1, .in_h = l->in_h, .in_w = l->in_w, .in_c = l->in_c, .out_c = l->c,
-                                .k_h = l->kh, .k_w = l->kw, .stride_h = l->stride, .stride_w = l->stride,
-                                .dil_h = 1, .dil_w = 1, .pad_top = l->pad, .pad_left = l->pad,
-                                .pad_bottom = l->pad, .pad_right = l->pad};
+        w->cs = layer_conv_shape(l);
         if ((st = qb_conv_shape_init(&w->cs))) goto done;
         st = ternary ? qb_qweights_pack_ternary_conv(&w->w, n, l->in_c, l->kh, l->kw, codes)
                      : qb_qweights_pack_conv(&w->w, n, l->in_c, l->kh, l->kw, codes, dt == QB_U8, zp);
@@ -903,13 +906,6 @@ int qb_iexec_relu_fused(const qb_iexec *e, int layer)
 
 int qb_iexec_add_fused(const qb_iexec *e, int layer) { return e->add_into[layer]; }
 
-static int has_weight_zero_points(const qb_qweights *w)
-{
-    for (int64_t i = 0; w->zp && i < w->n; i++)
-        if (w->zp[i]) return 1;
-    return 0;
-}
-
 void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len)
 {
     size_t n = (size_t)snprintf(buf, len, "backend %s, %d images per pass\n", e->be->name, e->sub);
@@ -927,7 +923,7 @@ void qb_iexec_describe(const qb_iexec *e, char *buf, size_t len)
                                                             : "float out";
         const char *kernel = !is_weighted(l) || e->wl[li].fl || e->fused[li] || e->add_by[li] >= 0 ? ""
                              : e->wl[li].w4.data                ? "int4 group kernel, "
-                             : has_weight_zero_points(&e->wl[li].w) ? "int8 kernel with activation row sums, "
+                             : qb_qweights_has_zp(&e->wl[li].w) ? "int8 kernel with activation row sums, "
                                                                     : "int8 kernel, ";
         n += (size_t)snprintf(buf + n, len - n, "  %-24s %-8s %-6s %-9s %s%s\n", l->name, qb_layer_kind_name(l->kind),
                               v->need_f ? "float" : "", v->nq == 1 ? "codes" : v->nq > 1 ? "codes xN" : "", kernel, how);

@@ -338,10 +338,8 @@ qb_status qb_q4a8_conv(const qb_backend *be, qb_pool *pool, const qb_conv_shape 
 {
     qb_status st = check_q4(w);
     if (st) return st;
-    qb_conv_shape s = *shape;
-    if ((st = qb_conv_shape_init(&s))) return st;
-    if (s.out_h != shape->out_h || s.out_w != shape->out_w)
-        return qb_error(QB_ERR_ARG, "conv shape: call qb_conv_shape_init first");
+    qb_conv_shape s;
+    if ((st = qb_conv_shape_checked(shape, &s))) return st;
     if (w->n != s.out_c || w->k != s.k_h * s.k_w * s.in_c)
         return qb_error(QB_ERR_ARG, "4-bit conv: weights are (%lld, %lld) but the shape needs (%lld, %lld)",
                         (long long)w->n, (long long)w->k, (long long)s.out_c, (long long)(s.k_h * s.k_w * s.in_c));

@@ -20,14 +20,6 @@ static qb_status check_weights(const qb_qweights *w)
     return QB_OK;
 }
 
-static int has_weight_zp(const qb_qweights *w)
-{
-    if (!w->zp) return 0;
-    for (int64_t i = 0; i < w->n; i++)
-        if (w->zp[i]) return 1;
-    return 0;
-}
-
 /* off[n] = bias - a_zp * colsum + k * a_zp * w_zp, in wrapping int32 like the lanes. */
 static void fill_offsets(int32_t *off, const qb_qweights *w, const qb_requant *rq, int32_t a_zp)
 {
@@ -220,7 +212,7 @@ static qb_status run_job(const qb_backend *be, qb_pool *pool, qb_qgemm_job *job,
 {
     const qb_qweights *w = job->w;
     int64_t m = job->m, n = w->n;
-    int zp = has_weight_zp(w);
+    int zp = qb_qweights_has_zp(w);
     int quant = job->rq->type == QB_OUT_U8 || job->rq->type == QB_OUT_S8, dmult = quant;
     for (int64_t i = 0; dmult && i < n; i++) dmult = job->rq->rshift[i] <= QB_DMULT_MAX_SHIFT;
     qb_scratch_plan plan = {0};
@@ -339,6 +331,16 @@ qb_status qb_conv_shape_init(qb_conv_shape *s)
     return QB_OK;
 }
 
+qb_status qb_conv_shape_checked(const qb_conv_shape *shape, qb_conv_shape *out)
+{
+    *out = *shape;
+    qb_status st = qb_conv_shape_init(out);
+    if (st) return st;
+    if (out->out_h != shape->out_h || out->out_w != shape->out_w)
+        return qb_error(QB_ERR_ARG, "conv shape: call qb_conv_shape_init first");
+    return QB_OK;
+}
+
 qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *shape, const uint8_t *x,
                    int32_t x_zp, const qb_qweights *w, const qb_requant *rq, void *y,
                    qb_scratch *scratch)
@@ -346,10 +348,8 @@ qb_status qb_qconv(const qb_backend *be, qb_pool *pool, const qb_conv_shape *sha
     be = qb_backend_or_best(be);
     qb_status st = check_weights(w);
     if (st) return st;
-    qb_conv_shape s = *shape;
-    if ((st = qb_conv_shape_init(&s))) return st;
-    if (s.out_h != shape->out_h || s.out_w != shape->out_w)
-        return qb_error(QB_ERR_ARG, "conv shape: call qb_conv_shape_init first");
+    qb_conv_shape s;
+    if ((st = qb_conv_shape_checked(shape, &s))) return st;
     if (w->n != s.out_c || w->k != s.k_h * s.k_w * s.in_c || w->seg != s.k_w * s.in_c)
         return qb_error(QB_ERR_ARG, "conv: weights are (%lld, %lld) but the shape needs (%lld, %lld) "
                         "(pack them with qb_qweights_pack_conv)",

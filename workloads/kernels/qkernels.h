@@ -76,6 +76,9 @@ qb_status qb_qweights_pack_ternary(qb_qweights *out, int64_t n, int64_t k, const
 qb_status qb_qweights_pack_ternary_conv(qb_qweights *out, int64_t cout, int64_t cin, int64_t kh,
                                         int64_t kw, const int8_t *t);
 void qb_qweights_free(qb_qweights *w);
+/* 1 when some channel has a non-zero weight zero point: the kernels then
+ * also sum every activation row (qb_qgemm_job.rowsum). */
+int qb_qweights_has_zp(const qb_qweights *w);
 /* The code at packed position (n, k), k < kp (tests and the reference
  * kernel read it; padding positions hold 0). */
 int32_t qb_qweights_code(const qb_qweights *w, int64_t n, int64_t k);
@@ -110,6 +113,8 @@ typedef struct {
 } qb_conv_shape;
 
 qb_status qb_conv_shape_init(qb_conv_shape *s);
+/* *out = *shape, checked: qb_conv_shape_init must have filled its outputs. */
+qb_status qb_conv_shape_checked(const qb_conv_shape *shape, qb_conv_shape *out);
 
 /* y = requant(conv(x - x_zp, w - w.zp) + bias), NHWC uint8 input, padding
  * with the zero point (so padded taps contribute nothing), NHWC output of

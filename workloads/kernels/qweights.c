@@ -35,6 +35,13 @@ void qb_qweights_free(qb_qweights *w)
     memset(w, 0, sizeof *w);
 }
 
+int qb_qweights_has_zp(const qb_qweights *w)
+{
+    for (int64_t i = 0; w->zp && i < w->n; i++)
+        if (w->zp[i]) return 1;
+    return 0;
+}
+
 static qb_status check_dims(int64_t n, int64_t k)
 {
     if (n < 1 || k < 1 || n > (1 << 24) || k > (1 << 24))
